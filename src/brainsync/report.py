@@ -1,0 +1,99 @@
+"""The report of an export, import or sync: counts plus per-item problems.
+
+A report is plain data so that it can cross process boundaries (a durable job stores the
+report of each chunk) and be merged: the report of a whole run is the merge of the reports
+of its chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Conflict", "ItemError", "Report", "Skip"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Both sides changed (or a deleted file met a changed entity) and what was done."""
+
+    path: str
+    key: str
+    resolution: str
+    copy_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An item deliberately left alone, with the reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """An item that failed; the rest of the run went on."""
+
+    path: str
+    error: str
+
+
+@dataclass
+class Report:
+    """What a run did, item by item where something needs attention."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    vanished: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no item failed."""
+        return not self.errors
+
+    @property
+    def processed(self) -> int:
+        """Items looked at, whatever happened to them."""
+        counts = self.created + self.updated + self.deleted + self.moved + self.unchanged
+        return counts + self.vanished + len(self.conflicts) + len(self.skipped) + len(self.errors)
+
+    def merge(self, other: Report) -> Report:
+        """Add ``other`` into this report (in place) and return it."""
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.moved += other.moved
+        self.unchanged += other.unchanged
+        self.vanished += other.vanished
+        self.conflicts.extend(other.conflicts)
+        self.skipped.extend(other.skipped)
+        self.errors.extend(other.errors)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping with the documented keys."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """Rebuild a report from :meth:`to_dict` output."""
+        return cls(
+            created=data.get("created", 0),
+            updated=data.get("updated", 0),
+            deleted=data.get("deleted", 0),
+            moved=data.get("moved", 0),
+            unchanged=data.get("unchanged", 0),
+            vanished=data.get("vanished", 0),
+            conflicts=[Conflict(**c) for c in data.get("conflicts", [])],
+            skipped=[Skip(**s) for s in data.get("skipped", [])],
+            errors=[ItemError(**e) for e in data.get("errors", [])],
+            dry_run=data.get("dry_run", False),
+        )
