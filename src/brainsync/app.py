@@ -1,0 +1,243 @@
+"""The facade: one object that opens the store, the plugins and the sync engine.
+
+The CLI, the MCP server and Python callers all go through :class:`Brain`; no rule lives
+in an interface. Everything that can take long exists in two forms: inline (``export``,
+``import_``, ``sync``) and as a durable background job (``start``), running the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from brainsync.config import Settings
+from brainsync.entities import Entity, EntityKey, EntityType
+from brainsync.errors import BrainsyncError, ConflictError, InvalidInputError, NotFoundError
+from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
+from brainsync.plugins import build_plugin_manager, entity_types
+from brainsync.report import Report
+from brainsync.store import Store, open_store
+from brainsync.sync.chunk import RunOptions
+from brainsync.sync.decision import Direction
+from brainsync.sync.engine import LAST_RUN_META, SyncEngine
+from brainsync.sync.files import FileIO
+from brainsync.sync.markdown import parse, render
+from brainsync.sync.planner import PlanRequest
+
+__all__ = ["Brain", "Status"]
+
+KINDS = ("export", "import", "sync")
+
+
+@dataclass(frozen=True)
+class Status:
+    """What is synced, what is pending, and what needs attention."""
+
+    directory: str
+    store: str
+    counts: dict[str, int]
+    tracked_files: int
+    last_runs: dict[str, str]
+    pending: Report | None
+    problem: str | None = None
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "directory": self.directory,
+            "store": self.store,
+            "counts": self.counts,
+            "entities": sum(self.counts.values()),
+            "tracked_files": self.tracked_files,
+            "last_runs": self.last_runs,
+            "pending": self.pending.to_dict() if self.pending else None,
+            "problem": self.problem,
+            "jobs": self.jobs,
+        }
+
+
+class Brain:
+    """The brainsync facade over one sync directory and one entity store."""
+
+    def __init__(self, settings: Settings, plugins: Iterable[object] = ()) -> None:
+        self.settings = settings
+        self.bus = EventBus()
+        self.types: dict[str, EntityType] = entity_types(build_plugin_manager(plugins))
+        self._store: Store | None = None
+        self._io: FileIO | None = None
+        self._engine: SyncEngine | None = None
+
+    def __enter__(self) -> Brain:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the thread pool and the database connections."""
+        if self._io is not None:
+            self._io.close()
+        if self._store is not None:
+            self._store.close()
+        self._store = self._io = self._engine = None
+
+    @property
+    def store(self) -> Store:
+        """The entity store, opened on first use."""
+        if self._store is None:
+            self.settings.state_home.mkdir(parents=True, exist_ok=True)
+            self._store = open_store(self.settings.store_url)
+        return self._store
+
+    @property
+    def engine(self) -> SyncEngine:
+        """The sync engine bound to this brain's store and directory."""
+        if self._engine is None:
+            self._io = FileIO(self.settings.io_threads)
+            self._engine = SyncEngine(self.store, self.settings.root, self.types, self._io, self.bus)
+        return self._engine
+
+    # -- export / import / sync -------------------------------------------------------------
+
+    def request(self, kind: str, params: Mapping[str, Any]) -> tuple[PlanRequest, RunOptions]:
+        """Turn a job kind and its parameters into a plan request and run options."""
+        if kind not in KINDS:
+            raise InvalidInputError(f"unknown operation {kind!r}; expected one of {KINDS}")
+        direction = Direction(kind)
+        types = tuple(params.get("types") or ())
+        for name in types:
+            if name not in self.types:
+                raise InvalidInputError(f"unknown entity type {name!r}")
+        s = self.settings
+        request = PlanRequest(
+            direction, types, bool(params.get("force_deletes", False)), s.propagate_deletes,
+            s.delete_share, s.mass_delete_min, s.max_file_bytes, s.chunk_size,
+        )
+        policy = params.get("conflict") or s.conflict_policy
+        options = RunOptions(direction, policy, s.propagate_deletes,
+                             bool(params.get("dry_run", False)), s.fsync)
+        return request, options
+
+    def run(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        on_chunk: Callable[[int, int], None] | None = None,
+    ) -> Report:
+        """Run an export, import or sync inline, in this thread, and return its report."""
+        request, options = self.request(kind, params or {})
+        return self.engine.run(request, options, on_chunk)
+
+    def export(self, **params: Any) -> Report:
+        """Write entities to files (inline). See :meth:`run` for the parameters."""
+        return self.run("export", params)
+
+    def import_(self, **params: Any) -> Report:
+        """Read files into entities (inline)."""
+        return self.run("import", params)
+
+    def sync(self, **params: Any) -> Report:
+        """Both directions in one run, conflicts resolved by policy (inline)."""
+        return self.run("sync", params)
+
+    # -- entities ---------------------------------------------------------------------------
+
+    def put_entity(
+        self,
+        type: str,
+        id: str,
+        *,
+        text: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        content: str | None = None,
+        if_version: int | None = None,
+    ) -> Entity:
+        """Create or update an entity from full markdown ``text`` or from its parts.
+
+        ``if_version`` makes the write conditional: it fails with ConflictError unless the
+        stored entity has that version (0: must not exist), so a late update can never
+        resurrect an entity deleted meanwhile. An update that changes nothing creates no
+        version and no event.
+        """
+        key = self._key(type, id)
+        existing = self.store.get(key)
+        self._check_version(key, existing, if_version)
+        if text is None:
+            text = render(dict(metadata or {}), content or "")
+        parsed = parse(text)
+        self.types[type].validate(parsed.metadata)
+        now = datetime.now(UTC)
+        created = existing.created if existing else now
+        entity = Entity(key, text, parsed.body, parsed.metadata, created, now)
+        change = self.store.put(entity)
+        if change is None:
+            assert existing is not None
+            return existing
+        event = EntityCreated if change.kind == "created" else EntityUpdated
+        self.bus.publish(event(str(key), entity.content_hash))
+        return change.entity or entity
+
+    @staticmethod
+    def _check_version(key: EntityKey, existing: Entity | None, if_version: int | None) -> None:
+        if if_version is None:
+            return
+        current = existing.version if existing else 0
+        if current != if_version:
+            raise ConflictError(f"{key} is at version {current}, not {if_version}; not written")
+
+    def get_entity(self, type: str, id: str) -> Entity:
+        """The entity, or NotFoundError."""
+        entity = self.store.get(self._key(type, id))
+        if entity is None:
+            raise NotFoundError(f"no entity {type}:{id}")
+        return entity
+
+    def list_entities(
+        self, type: str | None = None, after: EntityKey | None = None, limit: int = 500
+    ) -> list[Entity]:
+        """One keyset page of entities, ordered by (type, id)."""
+        if type is not None:
+            self._key(type, "x")
+        return self.store.list_entities(type, after, limit)
+
+    def delete_entity(self, type: str, id: str) -> None:
+        """Delete the entity (its file goes at the next export or sync)."""
+        key = self._key(type, id)
+        if not self.store.delete(key):
+            raise NotFoundError(f"no entity {key}")
+        self.bus.publish(EntityDeleted(str(key)))
+
+    def _key(self, type: str, id: str) -> EntityKey:
+        if type not in self.types:
+            raise InvalidInputError(f"unknown entity type {type!r}")
+        if not id:
+            raise InvalidInputError("an entity id cannot be empty")
+        self.engine.mapper.to_path(EntityKey(type, id))  # rejects ids no file can hold
+        return EntityKey(type, id)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self, *, pending: bool = True) -> Status:
+        """Counts, last runs and (by a dry-run sync) what the next sync would do."""
+        last = {k: self.store.get_meta(LAST_RUN_META + k) for k in KINDS}
+        report, problem = None, None
+        if pending:
+            try:
+                report = self.run("sync", {"dry_run": True})
+            except BrainsyncError as exc:  # status must answer even when a sync would refuse
+                problem = str(exc)
+        return Status(
+            directory=str(self.settings.root),
+            store=self.store.url,
+            counts=self.store.count_by_type(),
+            tracked_files=self.store.count_records(),
+            last_runs={k: v for k, v in last.items() if v},
+            pending=report,
+            problem=problem,
+        )

@@ -1,0 +1,145 @@
+"""Settings, resolved at the edge: defaults < config file < BRAINSYNC_* env < arguments.
+
+The library receives a :class:`Settings` object and never reads the environment itself;
+:func:`load_settings` is what interfaces call to build one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from brainsync.errors import ConfigError
+
+__all__ = ["CONFLICT_POLICIES", "ENV_PREFIX", "Settings", "load_settings"]
+
+ENV_PREFIX = "BRAINSYNC_"
+CONFLICT_POLICIES = ("keep-both", "file-wins", "db-wins", "fail")
+DEFAULT_CONFIG_NAME = "brainsync.toml"
+
+
+def _default_threads() -> int:
+    return min(8, (os.cpu_count() or 1) * 2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything brainsync can be told; see the README for each key."""
+
+    directory: Path = Path("brain-data")
+    home: Path | None = None
+    db: str | None = None
+    jobs_db: str | None = None
+    chunk_size: int = 500
+    io_threads: int = field(default_factory=_default_threads)
+    max_file_bytes: int = 5 * 1024 * 1024
+    delete_share: float = 0.5
+    mass_delete_min: int = 5
+    propagate_deletes: bool = True
+    conflict_policy: str = "keep-both"
+    job_deadline_seconds: float = 3600.0
+    executor_id: str = field(default_factory=socket.gethostname)
+    fsync: bool = False
+
+    def __post_init__(self) -> None:
+        if self.conflict_policy not in CONFLICT_POLICIES:
+            allowed = ", ".join(CONFLICT_POLICIES)
+            raise ConfigError(f"conflict policy must be one of {allowed}")
+        if self.chunk_size < 1 or self.io_threads < 1:
+            raise ConfigError("chunk_size and io_threads must be at least 1")
+        if not 0.0 <= self.delete_share <= 1.0:
+            raise ConfigError("delete_share must be between 0 and 1")
+
+    @property
+    def root(self) -> Path:
+        """The sync directory as an absolute path."""
+        return self.directory.expanduser().absolute()
+
+    @property
+    def state_home(self) -> Path:
+        """Where the database, job store and locks live: outside the synced directory."""
+        if self.home is not None:
+            return self.home.expanduser().absolute()
+        return self.root.parent / ".brainsync"
+
+    @property
+    def store_url(self) -> str:
+        """The entity store URL (SQLite beside the directory unless told otherwise)."""
+        return self.db or f"sqlite:///{self.state_home / (self.root.name + '.sqlite')}"
+
+    @property
+    def jobs_url(self) -> str:
+        """The job engine's system database URL."""
+        return self.jobs_db or f"sqlite:///{self.state_home / (self.root.name + '.jobs.sqlite')}"
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a file or environment value into the type of the settings field ``name``."""
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = str(kinds[name])
+    try:
+        if "Path" in kind:
+            return Path(str(raw))
+        if kind == "bool":
+            return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name!r}: cannot use {raw!r}") from exc
+    return str(raw)
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    section = data.get("brainsync", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [brainsync] must be a table")
+    return {k.replace("-", "_"): v for k, v in section.items()}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    aliases = {"dir": "directory"}
+    found: dict[str, Any] = {}
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and value != "":
+            name = key[len(ENV_PREFIX) :].lower()
+            found[aliases.get(name, name)] = value
+    found.pop("config", None)
+    return found
+
+
+def load_settings(
+    arguments: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build settings from defaults, a config file, ``BRAINSYNC_*`` variables and arguments.
+
+    ``config_file`` defaults to ``BRAINSYNC_CONFIG`` or ``./brainsync.toml`` when present.
+    Unknown keys are an error, so a typo never silently falls back to a default.
+    """
+    env = env or {}
+    if config_file is None and env.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(env[ENV_PREFIX + "CONFIG"])
+    if config_file is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        config_file = Path(DEFAULT_CONFIG_NAME)
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        merged.update(_from_file(config_file))
+    merged.update(_from_env(env))
+    merged.update({k: v for k, v in (arguments or {}).items() if v is not None})
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    return replace(Settings(), **{k: _coerce(k, v) for k, v in merged.items()})

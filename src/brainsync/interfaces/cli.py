@@ -1,0 +1,194 @@
+"""The ``brainsync`` command line: a thin Typer layer over :class:`brainsync.app.Brain`.
+
+Each command reads its arguments, calls one facade method and formats the result. Library
+errors become exit codes mechanically (see ``brainsync.errors``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from brainsync.app import Brain
+from brainsync.config import Settings, load_settings
+from brainsync.errors import EXIT_ITEMS_FAILED, BrainsyncError
+from brainsync.interfaces.render import entity_dict, print_json, print_report, print_status
+from brainsync.report import Report
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Keep a database of markdown entities in two-way sync with a folder of files.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+entity_app = typer.Typer(help="Read and change single entities.", no_args_is_help=True)
+app.add_typer(entity_app, name="entity")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
+TypesOpt = Annotated[list[str] | None, typer.Option("--type", "-t", help="Only this entity type (repeatable).")]
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    directory: Annotated[Path | None, typer.Option("--dir", "-d", help="Sync directory [BRAINSYNC_DIR; default ./brain-data].")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Store URL: sqlite:///... or postgresql://... [BRAINSYNC_DB].")] = None,
+    home: Annotated[Path | None, typer.Option("--home", help="State folder for database, jobs and locks [BRAINSYNC_HOME].")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file [BRAINSYNC_CONFIG; default ./brainsync.toml].")] = None,
+) -> None:
+    """Global options; each also comes from a BRAINSYNC_* variable or the config file."""
+    arguments = {"directory": directory, "db": db, "home": home}
+    ctx.obj = lambda: load_settings(arguments, os.environ, config)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    factory: Callable[[], Settings] = ctx.obj
+    return factory()
+
+
+@contextmanager
+def _brain(ctx: typer.Context) -> Iterator[Brain]:
+    with Brain(_settings(ctx)) as brain:
+        yield brain
+
+
+def _finish(report: Report, title: str, as_json: bool) -> None:
+    if as_json:
+        print_json(out, report.to_dict())
+    else:
+        print_report(out, title, report)
+    if not report.ok:
+        raise typer.Exit(EXIT_ITEMS_FAILED)
+
+
+def _run(ctx: typer.Context, kind: str, params: dict[str, Any], as_json: bool) -> None:
+    with _brain(ctx) as brain:
+        if as_json or not out.is_terminal:
+            report = brain.run(kind, params)
+        else:
+            with _progress() as (bar, task):
+                report = brain.run(kind, params, lambda done, total: bar.update(task, completed=done, total=total))
+    _finish(report, kind, as_json)
+
+
+@contextmanager
+def _progress() -> Iterator[tuple[Progress, Any]]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        yield bar, bar.add_task("working", total=None)
+
+
+@app.command("export")
+def export_cmd(ctx: typer.Context, types: TypesOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
+    """Write entities from the database to markdown files."""
+    _run(ctx, "export", {"types": types, "dry_run": dry_run}, as_json)
+
+
+@app.command("import")
+def import_cmd(ctx: typer.Context, types: TypesOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
+    """Read markdown files into the database."""
+    _run(ctx, "import", {"types": types, "dry_run": dry_run}, as_json)
+
+
+@app.command("sync")
+def sync_cmd(
+    ctx: typer.Context,
+    dry_run: DryRunOpt = False,
+    force_deletes: Annotated[bool, typer.Option("--force-deletes", help="Allow more deletions than the configured share.")] = False,
+    conflict: Annotated[str | None, typer.Option("--conflict", help="keep-both | file-wins | db-wins | fail.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Both directions in one run; conflicts resolved by policy, nothing lost."""
+    params = {"dry_run": dry_run, "force_deletes": force_deletes, "conflict": conflict}
+    _run(ctx, "sync", params, as_json)
+
+
+@app.command("status")
+def status_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Counts by type, last runs, pending changes, conflicts and invalid files."""
+    with _brain(ctx) as brain:
+        status = brain.status()
+    if as_json:
+        print_json(out, status.to_dict())
+    else:
+        print_status(out, status)
+
+
+@entity_app.command("put")
+def entity_put(
+    ctx: typer.Context, type: str, id: str,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Markdown file (default: stdin).")] = None,
+) -> None:
+    """Create or update an entity from a markdown document."""
+    text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
+    with _brain(ctx) as brain:
+        entity = brain.put_entity(type, id, text=text)
+    out.print(f"{entity.type}:{entity.id} version {entity.version}", markup=False)
+
+
+@entity_app.command("get")
+def entity_get(ctx: typer.Context, type: str, id: str, as_json: JsonOpt = False) -> None:
+    """Print an entity's markdown document (or its JSON view)."""
+    with _brain(ctx) as brain:
+        entity = brain.get_entity(type, id)
+    if as_json:
+        print_json(out, entity_dict(entity))
+    else:
+        out.file.write(entity.document)
+
+
+@entity_app.command("list")
+def entity_list(ctx: typer.Context, type: Annotated[str | None, typer.Option("--type", "-t")] = None, as_json: JsonOpt = False) -> None:
+    """List entities (every page, ordered by type and id)."""
+    with _brain(ctx) as brain:
+        rows = [entity_dict(e, with_document=False) for e in _all_entities(brain, type)]
+    if as_json:
+        print_json(out, rows)
+        return
+    for row in rows:
+        out.print(f"{row['type']}:{row['id']}\tv{row['version']}\t{row['updated']}", markup=False)
+
+
+def _all_entities(brain: Brain, type: str | None) -> Iterator[Any]:
+    page = brain.list_entities(type)
+    while page:
+        yield from page
+        page = brain.list_entities(type, after=page[-1].key)
+
+
+@entity_app.command("delete")
+def entity_delete(ctx: typer.Context, type: str, id: str) -> None:
+    """Delete an entity (its file goes at the next export or sync)."""
+    with _brain(ctx) as brain:
+        brain.delete_entity(type, id)
+    out.print(f"deleted {type}:{id}", markup=False)
+
+
+def main() -> None:
+    """Entry point: run the app, turning library errors into their exit codes."""
+    try:
+        result = app(standalone_mode=False)
+    except BrainsyncError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)

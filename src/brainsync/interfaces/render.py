@@ -1,0 +1,80 @@
+"""Turning reports, entities and status into terminal text or JSON (no rules here)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from brainsync.app import Status
+from brainsync.entities import Entity
+from brainsync.report import Report
+
+__all__ = ["entity_dict", "print_json", "print_report", "print_status"]
+
+_MAX_LISTED = 20
+
+
+def print_json(console: Console, data: Any) -> None:
+    """Machine-readable output: one JSON document, no colour, no wrapping."""
+    console.file.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def entity_dict(entity: Entity, *, with_document: bool = True) -> dict[str, Any]:
+    """The JSON view of an entity."""
+    data: dict[str, Any] = {
+        "type": entity.type,
+        "id": entity.id,
+        "version": entity.version,
+        "content_hash": entity.content_hash,
+        "created": entity.created.isoformat(),
+        "updated": entity.updated.isoformat(),
+        "metadata": dict(entity.metadata),
+    }
+    if with_document:
+        data["content"] = entity.content
+        data["document"] = entity.document
+    return data
+
+
+def print_report(console: Console, title: str, report: Report) -> None:
+    """A summary line, then conflicts, skipped files and errors (the first few of each)."""
+    prefix = "[dry run] " if report.dry_run else ""
+    console.print(
+        f"{prefix}{title}: {report.created} created, {report.updated} updated, "
+        f"{report.deleted} deleted, {report.moved} moved, {report.unchanged} unchanged, "
+        f"{len(report.conflicts)} conflicts, {len(report.skipped)} skipped, "
+        f"{len(report.errors)} errors"
+    )
+    _listing(console, "conflict", [f"{c.path}: {c.resolution}" for c in report.conflicts])
+    _listing(console, "skipped", [f"{s.path}: {s.reason}" for s in report.skipped])
+    _listing(console, "error", [f"{e.path}: {e.error}" for e in report.errors])
+
+
+def _listing(console: Console, label: str, lines: list[str]) -> None:
+    for line in lines[:_MAX_LISTED]:
+        console.print(f"  {label}: {line}", markup=False, highlight=False)
+    if len(lines) > _MAX_LISTED:
+        console.print(f"  ... and {len(lines) - _MAX_LISTED} more {label} lines (use --json)")
+
+
+def print_status(console: Console, status: Status) -> None:
+    """The status view: where, how many, when, and what is pending."""
+    table = Table(title=f"brainsync: {status.directory}", show_header=True)
+    table.add_column("type")
+    table.add_column("entities", justify="right")
+    for name, count in sorted(status.counts.items()):
+        table.add_row(name, str(count))
+    table.add_row("total", str(sum(status.counts.values())))
+    console.print(table)
+    console.print(f"store: {status.store}; tracked files: {status.tracked_files}")
+    for kind, stamp in sorted(status.last_runs.items()):
+        console.print(f"last {kind}: {stamp}")
+    if status.problem:
+        console.print(f"[bold red]next sync would refuse:[/] {status.problem}")
+    if status.pending is not None:
+        print_report(console, "pending (next sync)", status.pending)
+    for job in status.jobs:
+        console.print(f"job {job['id']}: {job['kind']} {job['state']} {job.get('summary', '')}")

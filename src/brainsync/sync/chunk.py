@@ -1,0 +1,321 @@
+"""Running one chunk of a plan: decide each item afresh, do the file I/O, commit once.
+
+A chunk re-reads everything it decides on (records, entities, file bytes), so it is
+idempotent and never acts on a stale plan: running it twice, or after a crash half-way,
+gives the same files and rows. File work for the items runs in the thread pool; the
+database changes of the whole chunk go in one transaction, and events are published
+after it commits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from brainsync.entities import Entity, EntityKey, EntityType
+from brainsync.errors import BrainsyncError
+from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
+from brainsync.report import Conflict, ItemError, Report, Skip
+from brainsync.store import ChangeSet, EntityChange, Store, SyncRecord
+from brainsync.sync.decision import Action, Direction, decide, side_of
+from brainsync.sync.files import FileIO, FileSnapshot, atomic_write, read_snapshot, remove_file
+from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
+
+__all__ = ["ChunkRunner", "RunOptions"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run acts: its direction, conflict policy and switches."""
+
+    direction: Direction
+    policy: str = "keep-both"
+    propagate_deletes: bool = True
+    dry_run: bool = False
+    fsync: bool = False
+
+
+@dataclass
+class _Item:
+    path: str
+    key: EntityKey
+    record: SyncRecord | None
+    entity: Entity | None
+    snapshot: FileSnapshot | None = None
+    move_from: SyncRecord | None = None
+    move_entity: Entity | None = None
+
+
+@dataclass
+class _Result:
+    report: Report = field(default_factory=Report)
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    conflicts: list[ConflictFound] = field(default_factory=list)
+
+
+def conflict_copy_path(path: str, entity_hash: str) -> str:
+    """Where the database side of a conflict is written: predictable, never imported."""
+    stem = path[: -len(".md")] if path.endswith(".md") else path
+    return f"{stem}.conflict-{entity_hash[:8]}.md"
+
+
+class ChunkRunner:
+    """Executes chunks of plan items against one store and one sync root."""
+
+    def __init__(
+        self,
+        store: Store,
+        root: Path,
+        types: Mapping[str, EntityType],
+        io: FileIO,
+        bus: EventBus | None = None,
+    ) -> None:
+        self._store = store
+        self._root = root
+        self._types = types
+        self._io = io
+        self._bus = bus
+
+    def run(self, items: list[dict[str, Any]], options: RunOptions) -> Report:
+        """Process ``items`` (dicts with ``path``, ``key`` and maybe ``from``/``from_key``)."""
+        loaded = self._load(items)
+        results = self._io.map(lambda item: self._process(item, options), loaded)
+        total = _Result()
+        for result in results:
+            total.report.merge(result.report)
+            total.changes.upserts.extend(result.changes.upserts)
+            total.changes.deletes.extend(result.changes.deletes)
+            total.changes.records.extend(result.changes.records)
+            total.changes.drop_records.extend(result.changes.drop_records)
+            total.conflicts.extend(result.conflicts)
+        total.report.dry_run = options.dry_run
+        if not options.dry_run:
+            applied = self._store.apply(total.changes)
+            self._publish(applied, total.conflicts)
+        return total.report
+
+    def _load(self, items: list[dict[str, Any]]) -> list[_Item]:
+        keys = [EntityKey.parse(i["key"]) for i in items]
+        keys += [EntityKey.parse(i["from_key"]) for i in items if "from_key" in i]
+        paths = [i["path"] for i in items] + [i["from"] for i in items if "from" in i]
+        entities = self._store.get_many(keys)
+        records = self._store.get_records(paths)
+        loaded = []
+        for raw in items:
+            key = EntityKey.parse(raw["key"])
+            item = _Item(raw["path"], key, records.get(raw["path"]), entities.get(key))
+            if "from" in raw:
+                item.move_from = records.get(raw["from"])
+                item.move_entity = entities.get(EntityKey.parse(raw["from_key"]))
+            loaded.append(item)
+        return loaded
+
+    def _process(self, item: _Item, options: RunOptions) -> _Result:
+        result = _Result()
+        try:
+            item.snapshot = read_snapshot(self._root, item.path)
+            self._act(item, options, result)
+        except BrainsyncError as exc:
+            result.report.errors.append(ItemError(item.path, str(exc)))
+        except OSError as exc:
+            result.report.errors.append(ItemError(item.path, f"{exc.strerror or exc}"))
+        return result
+
+    def _act(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        snap, record, entity = item.snapshot, item.record, item.entity
+        file_side = side_of(snap is not None, record is not None,
+                            bool(snap and record and snap.file_hash == record.file_hash))
+        entity_side = side_of(entity is not None, record is not None,
+                              bool(entity and record and entity.content_hash == record.entity_hash))
+        same = bool(snap and entity and snap.file_hash == entity.content_hash)
+        action = decide(file_side, entity_side, same_content=same, direction=options.direction,
+                        propagate_deletes=options.propagate_deletes)
+        if item.move_from is not None and action is Action.IMPORT and self._movable(item):
+            self._move(item, options, result)
+            return
+        if item.move_from is not None:
+            # not a clean move after all: the old path is decided on its own next run
+            result.report.skipped.append(Skip(item.move_from.path, "possible move; re-checked next run"))
+        handler = getattr(self, f"_do_{action.name.lower()}")
+        handler(item, options, result)
+
+    def _movable(self, item: _Item) -> bool:
+        source, old = item.move_from, item.move_entity
+        if source is None or item.entity is not None:
+            return False
+        unchanged = old is None or old.content_hash == source.entity_hash
+        return unchanged and not os.path.lexists(self._root / source.path)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _do_nothing(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        result.report.unchanged += 1
+
+    def _do_record(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        assert item.snapshot is not None and item.entity is not None
+        result.report.unchanged += 1
+        result.changes.records.append(_record(item.path, item.key, item.snapshot, item.entity.content_hash))
+
+    def _do_import(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        entity = self._entity_from_file(item, result)
+        if entity is None:
+            return
+        if item.entity is None:
+            result.report.created += 1
+        else:
+            result.report.updated += 1
+        if options.dry_run:
+            return
+        assert item.snapshot is not None
+        result.changes.upserts.append(entity)
+        result.changes.records.append(_record(item.path, item.key, item.snapshot, entity.content_hash))
+
+    def _do_export(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        assert item.entity is not None
+        if item.snapshot is None:
+            result.report.created += 1
+        else:
+            result.report.updated += 1
+        if not options.dry_run:
+            self._write_entity(item, item.entity, options, result)
+
+    def _do_conflict(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        assert item.entity is not None and item.snapshot is not None
+        if options.policy == "fail":
+            result.report.errors.append(ItemError(item.path, "conflict: file and entity both changed"))
+            self._conflict(item, "left unresolved (policy fail)", None, result)
+            return
+        if options.policy == "db-wins":
+            self._conflict(item, "database version kept; file overwritten", None, result)
+            if not options.dry_run:
+                self._write_entity(item, item.entity, options, result)
+            return
+        entity = self._entity_from_file(item, result)
+        if entity is None:
+            return
+        copy = None
+        if options.policy == "keep-both":
+            copy = conflict_copy_path(item.path, item.entity.content_hash)
+            if not options.dry_run:
+                data = item.entity.document.encode("utf-8")
+                atomic_write(self._root, copy, data, item.entity.updated, fsync=options.fsync)
+        resolution = (
+            "kept both: file imported, database version saved as copy"
+            if copy
+            else "file version kept; database version replaced"
+        )
+        self._conflict(item, resolution, copy, result)
+        if not options.dry_run:
+            result.changes.upserts.append(entity)
+            result.changes.records.append(
+                _record(item.path, item.key, item.snapshot, entity.content_hash)
+            )
+
+    def _do_delete_entity(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        if os.path.lexists(self._root / item.path):
+            result.report.skipped.append(Skip(item.path, "file reappeared; not deleted"))
+            return
+        result.report.deleted += 1
+        if not options.dry_run:
+            result.changes.deletes.append(item.key)
+            result.changes.drop_records.append(item.path)
+
+    def _do_delete_file(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        assert item.snapshot is not None
+        result.report.deleted += 1
+        if options.dry_run:
+            return
+        fresh = read_snapshot(self._root, item.path)
+        if fresh is not None and fresh.file_hash != item.snapshot.file_hash:
+            result.report.deleted -= 1
+            result.report.skipped.append(Skip(item.path, "file changed just now; not deleted"))
+            return
+        remove_file(self._root, item.path)
+        result.changes.drop_records.append(item.path)
+
+    def _do_reimport_deleted(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        self._conflict(item, "entity was deleted but the file was edited: re-imported", None, result)
+        self._do_import(item, options, result)
+
+    def _do_restore_file(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        self._conflict(item, "file was deleted but the entity was edited: file restored", None, result)
+        self._do_export(item, options, result)
+
+    def _do_drop_record(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        if not options.dry_run:
+            result.changes.drop_records.append(item.path)
+
+    def _move(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        assert item.move_from is not None
+        entity = self._entity_from_file(item, result)
+        if entity is None:
+            return
+        result.report.moved += 1
+        if options.dry_run:
+            return
+        assert item.snapshot is not None
+        result.changes.deletes.append(item.move_from.key)
+        result.changes.drop_records.append(item.move_from.path)
+        result.changes.upserts.append(entity)
+        result.changes.records.append(_record(item.path, item.key, item.snapshot, entity.content_hash))
+
+    # -- building blocks ----------------------------------------------------------------
+
+    def _entity_from_file(self, item: _Item, result: _Result) -> Entity | None:
+        """Parse and validate the file; ``None`` (with the reason reported) when it can't be."""
+        assert item.snapshot is not None
+        text = decode_file(item.snapshot.data)
+        if is_probably_incomplete(text):
+            result.report.skipped.append(Skip(item.path, "empty or incomplete; probably mid-write"))
+            return None
+        parsed = parse(text)
+        entity_type = self._types.get(item.key.type)
+        if entity_type is None:
+            raise BrainsyncError(f"entity type {item.key.type!r} is not registered")
+        entity_type.validate(parsed.metadata)
+        updated = datetime.fromtimestamp(item.snapshot.mtime_ns / 1e9, tz=UTC)
+        created = item.entity.created if item.entity else updated
+        return Entity(item.key, text, parsed.body, parsed.metadata, created, updated)
+
+    def _write_entity(self, item: _Item, entity: Entity, options: RunOptions, result: _Result) -> None:
+        """Write the entity's document to the item's path, unless the file moved meanwhile."""
+        data = entity.document.encode("utf-8")
+        current = read_snapshot(self._root, item.path)
+        expected = item.snapshot.file_hash if item.snapshot else None
+        if (current.file_hash if current else None) != expected:
+            # edited on disk since this chunk looked: never overwrite an edit (catalogue C1)
+            result.report.skipped.append(Skip(item.path, "file changed during the run; not overwritten"))
+            return
+        if current is not None and current.data == data:
+            snapshot = current  # identical bytes: no write, mtime untouched
+        else:
+            info = atomic_write(self._root, item.path, data, entity.updated, fsync=options.fsync)
+            snapshot = FileSnapshot(item.path, b"", entity.content_hash, info.st_size, info.st_mtime_ns)
+        result.changes.records.append(_record(item.path, entity.key, snapshot, entity.content_hash))
+
+    @staticmethod
+    def _conflict(item: _Item, resolution: str, copy: str | None, result: _Result) -> None:
+        key = str(item.key)
+        result.report.conflicts.append(Conflict(item.path, key, resolution, copy))
+        result.conflicts.append(ConflictFound(key, item.path, resolution, copy))
+
+    def _publish(self, applied: list[EntityChange], conflicts: list[ConflictFound]) -> None:
+        if self._bus is None:
+            return
+        for change in applied:
+            key = str(change.key)
+            if change.kind == "deleted":
+                self._bus.publish(EntityDeleted(key))
+            elif change.entity is not None:
+                event_type = EntityCreated if change.kind == "created" else EntityUpdated
+                self._bus.publish(event_type(key, change.entity.content_hash))
+        for conflict in conflicts:
+            self._bus.publish(conflict)
+
+
+def _record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: str) -> SyncRecord:
+    return SyncRecord(path, key, snapshot.size, snapshot.mtime_ns, snapshot.file_hash, entity_hash)

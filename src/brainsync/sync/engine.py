@@ -1,0 +1,106 @@
+"""Export, import and sync as chunked operations: a plan, then idempotent chunks.
+
+:class:`SyncOperation` is the shape the job engine runs (``plan`` once, ``run_chunk``
+per chunk); :meth:`SyncEngine.run` runs the same operation inline for one-shot calls and
+tests. Both paths execute exactly the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from brainsync.entities import EntityType
+from brainsync.events import EventBus
+from brainsync.report import Report
+from brainsync.store import Store
+from brainsync.sync.chunk import ChunkRunner, RunOptions
+from brainsync.sync.decision import Direction
+from brainsync.sync.files import FileIO
+from brainsync.sync.paths import PathMapper
+from brainsync.sync.planner import PlanRequest, Planner
+
+__all__ = ["LAST_RUN_META", "SyncEngine", "SyncOperation"]
+
+LAST_RUN_META = "last_run:"
+
+Chunk = dict[str, Any]
+
+
+class SyncEngine:
+    """The sync machinery bound to one store, one root and one set of entity types."""
+
+    def __init__(
+        self,
+        store: Store,
+        root: Path,
+        types: Mapping[str, EntityType],
+        io: FileIO,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.store = store
+        self.root = root
+        self.mapper = PathMapper(types)
+        self.planner = Planner(store, self.mapper, root)
+        self.runner = ChunkRunner(store, root, types, io, bus)
+
+    def operation(self, request: PlanRequest, options: RunOptions) -> SyncOperation:
+        """A chunked operation for the job engine (or for :meth:`run`)."""
+        return SyncOperation(self, request, options)
+
+    def run(
+        self,
+        request: PlanRequest,
+        options: RunOptions,
+        on_chunk: Callable[[int, int], None] | None = None,
+    ) -> Report:
+        """Plan and run every chunk inline; ``on_chunk(done, total)`` after each one."""
+        operation = self.operation(request, options)
+        chunks = operation.plan()
+        total = sum(operation.chunk_size(c) for c in chunks)
+        report, done = Report(dry_run=options.dry_run), 0
+        for chunk in chunks:
+            report.merge(operation.run_chunk(chunk))
+            done += operation.chunk_size(chunk)
+            if on_chunk is not None:
+                on_chunk(done, total)
+        return report
+
+
+class SyncOperation:
+    """One export, import or sync run, split into chunks the job engine can checkpoint."""
+
+    def __init__(self, engine: SyncEngine, request: PlanRequest, options: RunOptions) -> None:
+        self._engine = engine
+        self._request = request
+        self._options = options
+
+    def plan(self) -> list[Chunk]:
+        """Plan the run; the first chunk carries what the plan counted itself."""
+        plan = self._engine.planner.plan(self._request)
+        chunks: list[Chunk] = [{"items": items} for items in plan.chunks]
+        chunks.append({"items": [], "finish": self._request.direction.value})
+        chunks[0]["carry"] = plan.report.to_dict()
+        return chunks
+
+    def run_chunk(self, chunk: Chunk) -> Report:
+        """Run one chunk; idempotent, so a chunk re-run after a crash changes nothing more."""
+        report = self._engine.runner.run(chunk["items"], self._options)
+        if "carry" in chunk:
+            report.merge(Report.from_dict(chunk["carry"]))
+        if "finish" in chunk and not self._options.dry_run:
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            self._engine.store.set_meta(LAST_RUN_META + chunk["finish"], stamp)
+        report.dry_run = self._options.dry_run
+        return report
+
+    def chunk_size(self, chunk: Chunk) -> int:
+        """Items in the chunk, for progress."""
+        return len(chunk["items"])
+
+
+def direction_of(kind: str) -> Direction:
+    """The direction for a job kind (``export``, ``import`` or ``sync``)."""
+    return Direction(kind)

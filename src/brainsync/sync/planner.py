@@ -1,0 +1,248 @@
+"""Planning a run: which items might need work, cheaply, and in chunks.
+
+The plan walks the directory (stat only), the sync records and the entity hashes, and
+keeps only the items where something moved: a file whose size or mtime differs from its
+record, an entity whose hash differs, or a side that appeared or vanished. Everything else
+is counted unchanged without a single file read. The safety guards run here, before any
+chunk acts: a missing or unreadable root is an error, an empty root is an error unless
+forced, and too large a share of deletions needs ``force_deletes``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brainsync.entities import EntityKey
+from brainsync.errors import BrainsyncError, MassDeleteError, RootUnavailableError
+from brainsync.report import Report, Skip
+from brainsync.store import EntitySummary, Store, SyncRecord
+from brainsync.sync.decision import Direction
+from brainsync.sync.files import read_snapshot
+from brainsync.sync.paths import PathMapper, clash_key
+from brainsync.sync.scan import FileStat, ScanResult, scan
+
+__all__ = ["Plan", "PlanRequest", "Planner"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What to plan: a direction, an optional type filter and the guard settings."""
+
+    direction: Direction
+    types: tuple[str, ...] = ()
+    force_deletes: bool = False
+    propagate_deletes: bool = True
+    delete_share: float = 0.5
+    mass_delete_min: int = 5
+    max_file_bytes: int = 5 * 1024 * 1024
+    chunk_size: int = 500
+
+
+@dataclass
+class Plan:
+    """Chunks of candidate items, plus what the plan already knows (unchanged, skipped)."""
+
+    chunks: list[list[dict[str, Any]]] = field(default_factory=list)
+    report: Report = field(default_factory=Report)
+
+    @property
+    def total(self) -> int:
+        """Number of candidate items over all chunks."""
+        return sum(len(chunk) for chunk in self.chunks)
+
+
+@dataclass
+class _Inventory:
+    scan: ScanResult
+    records: dict[str, SyncRecord]
+    entities: dict[EntityKey, EntitySummary]
+
+
+class Planner:
+    """Builds a :class:`Plan` from one directory walk and two keyset-paged listings."""
+
+    def __init__(self, store: Store, mapper: PathMapper, root: Path) -> None:
+        self._store = store
+        self._mapper = mapper
+        self._root = root
+
+    def plan(self, request: PlanRequest) -> Plan:
+        """Plan one run; raises a SafetyError when acting could lose data."""
+        inventory = self._inventory(request)
+        plan = Plan()
+        plan.report.skipped.extend(inventory.scan.skipped)
+        items = self._items(inventory, request, plan.report)
+        candidates = [i for i in items if not self._settled(i, inventory)]
+        plan.report.unchanged += len(items) - len(candidates)
+        if request.direction is not Direction.EXPORT and request.propagate_deletes:
+            # moves first: a renamed folder is many moves, not many deletions
+            candidates = self._pair_moves(candidates, inventory)
+        self._guard(inventory, candidates, request)
+        size = request.chunk_size
+        plan.chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
+        return plan
+
+    def _inventory(self, request: PlanRequest) -> _Inventory:
+        scanned = scan(self._root, request.max_file_bytes)
+        records = {record.path: record for record in self._store.iter_records()}
+        types = list(request.types) or None
+        entities = {s.key: s for s in self._store.iter_summaries(types)}
+        return _Inventory(scanned, records, entities)
+
+    def _items(self, inv: _Inventory, request: PlanRequest, report: Report) -> list[dict[str, Any]]:
+        by_path: dict[str, EntityKey] = {}
+        for path in inv.scan.files:
+            key = self._key_for_file(path, inv.records.get(path), report)
+            if key is not None:
+                by_path[path] = key
+        for path, record in inv.records.items():
+            if path not in by_path and path not in inv.scan.files:
+                if inv.scan.is_shadowed(path):
+                    continue  # present but unreadable or held back: absence means nothing
+                by_path[path] = record.key
+        record_paths = {record.key: record.path for record in inv.records.values()}
+        for key in inv.entities:
+            self._place_entity(key, record_paths, by_path, report)
+        wanted = set(request.types)
+        items = [
+            {"path": path, "key": str(key)}
+            for path, key in sorted(by_path.items())
+            if not wanted or key.type in wanted
+        ]
+        return self._drop_clashes(items, report)
+
+    def _key_for_file(self, path: str, record: SyncRecord | None, report: Report) -> EntityKey | None:
+        try:
+            derived = self._mapper.to_key(path)
+        except BrainsyncError as exc:
+            if record is None:
+                report.skipped.append(Skip(path, f"not an entity path: {exc}"))
+                return None
+            return record.key
+        if record is not None and record.key != derived:
+            folder = self._mapper.type_folder_of(path)
+            report.skipped.append(
+                Skip(path, f"folder {folder!r} is now a registered type; kept as {record.key} "
+                     "(move the file to re-type it)")
+            )
+            return None
+        return derived
+
+    def _place_entity(
+        self,
+        key: EntityKey,
+        record_paths: dict[EntityKey, str],
+        by_path: dict[str, EntityKey],
+        report: Report,
+    ) -> None:
+        path = record_paths.get(key)
+        if path is None:
+            try:
+                path = str(self._mapper.to_path(key))
+            except BrainsyncError as exc:
+                report.skipped.append(Skip(str(key), f"id cannot be a file name: {exc}"))
+                return
+        other = by_path.setdefault(path, key)
+        if other != key:
+            report.skipped.append(Skip(path, f"{key} maps to the same file as {other}"))
+
+    @staticmethod
+    def _drop_clashes(items: list[dict[str, Any]], report: Report) -> list[dict[str, Any]]:
+        seen: dict[str, str] = {}
+        kept: list[dict[str, Any]] = []
+        for item in items:
+            folded = clash_key(item["path"])
+            first = seen.setdefault(folded, item["path"])
+            if first != item["path"]:
+                reason = f"clashes with {first} on case-insensitive or normalising file systems"
+                report.skipped.append(Skip(item["path"], reason))
+                continue
+            kept.append(item)
+        return kept
+
+    @staticmethod
+    def _settled(item: dict[str, Any], inv: _Inventory) -> bool:
+        record = inv.records.get(item["path"])
+        stat = inv.scan.files.get(item["path"])
+        entity = inv.entities.get(EntityKey.parse(item["key"]))
+        if record is None or stat is None or entity is None:
+            return False
+        same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
+        return same_file and entity.content_hash == record.entity_hash
+
+    def _guard(self, inv: _Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:
+        tracked = len(inv.records)
+        if not inv.scan.files and tracked and req.direction is not Direction.EXPORT:
+            if not req.force_deletes:
+                raise RootUnavailableError(
+                    f"sync directory {self._root} is empty but {tracked} files were synced "
+                    "before; refusing to delete every entity (unmounted? use --force-deletes "
+                    "if you really emptied it)"
+                )
+        if not req.propagate_deletes or req.force_deletes:
+            return
+        deletions = sum(1 for item in candidates if self._would_delete(item, inv, req.direction))
+        if deletions >= req.mass_delete_min and deletions > req.delete_share * max(tracked, 1):
+            raise MassDeleteError(
+                f"{deletions} of {tracked} synced items would be deleted, more than "
+                f"{req.delete_share:.0%}; nothing was changed. Check the directory and the "
+                "database, then run again with --force-deletes to delete them"
+            )
+
+    @staticmethod
+    def _would_delete(item: dict[str, Any], inv: _Inventory, direction: Direction) -> bool:
+        record = inv.records.get(item["path"])
+        if record is None:
+            return False
+        file_gone = item["path"] not in inv.scan.files
+        entity = inv.entities.get(record.key)
+        entity_gone = entity is None
+        if file_gone and not entity_gone and direction is not Direction.EXPORT:
+            return entity is not None and entity.content_hash == record.entity_hash
+        if entity_gone and not file_gone and direction is not Direction.IMPORT:
+            stat = inv.scan.files[item["path"]]
+            return stat.size == record.size and stat.mtime_ns == record.mtime_ns
+        return False
+
+    def _pair_moves(self, candidates: list[dict[str, Any]], inv: _Inventory) -> list[dict[str, Any]]:
+        """Turn 'file gone here, identical new file there' into one move item (same type)."""
+        gone: dict[tuple[str, int], list[SyncRecord]] = defaultdict(list)
+        for item in candidates:
+            record = inv.records.get(item["path"])
+            if record and item["path"] not in inv.scan.files:
+                gone[(record.key.type, record.size)].append(record)
+        if not gone:
+            return candidates
+        moved_from: set[str] = set()
+        for item in candidates:
+            stat = inv.scan.files.get(item["path"])
+            if stat is None or item["path"] in inv.records:
+                continue
+            source = self._match_move(item, stat, gone)
+            if source is not None:
+                item["from"] = source.path
+                item["from_key"] = str(source.key)
+                moved_from.add(source.path)
+        return [item for item in candidates if item["path"] not in moved_from]
+
+    def _match_move(
+        self, item: dict[str, Any], stat: FileStat, gone: dict[tuple[str, int], list[SyncRecord]]
+    ) -> SyncRecord | None:
+        key = EntityKey.parse(item["key"])
+        sources = gone.get((key.type, stat.size))
+        if not sources:
+            return None
+        snapshot = read_snapshot(self._root, item["path"])
+        if snapshot is None:
+            return None
+        for source in sources:
+            if source.file_hash == snapshot.file_hash:
+                sources.remove(source)
+                return source
+        return None

@@ -1,0 +1,113 @@
+"""One walk of the sync directory: what entity files exist, with their size and mtime.
+
+The walk uses ``os.scandir`` once per folder and never follows symbolic links, so a link
+pointing outside the root (or a link loop) is never entered. Nothing is read here; hashing
+happens later and only where size or mtime moved against the sync state.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brainsync.errors import RootUnavailableError
+from brainsync.report import Skip
+from brainsync.sync.ignore import IgnoreRules
+
+__all__ = ["FileStat", "ScanResult", "check_root", "scan"]
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What a stat says about one entity file."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ScanResult:
+    """Files found, files skipped with reasons, and folders that could not be read."""
+
+    files: dict[str, FileStat] = field(default_factory=dict)
+    skipped: list[Skip] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+
+    def is_shadowed(self, path: str) -> bool:
+        """True when ``path`` exists but was skipped, or lies in a folder that could not be read.
+
+        Such a path's absence from :attr:`files` means nothing, so nothing may be deleted
+        because of it.
+        """
+        if path in self.held:
+            return True
+        return any(path.startswith(folder + "/") for folder in self.unreadable)
+
+
+def check_root(root: Path) -> None:
+    """Raise when the root is missing, not a folder or unreadable (never 'all deleted')."""
+    if not root.exists():
+        raise RootUnavailableError(f"sync directory {root} does not exist (unmounted?)")
+    if not root.is_dir():
+        raise RootUnavailableError(f"sync directory {root} is not a folder")
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise RootUnavailableError(f"sync directory {root} cannot be read: {exc}") from exc
+
+
+def scan(root: Path, max_file_bytes: int) -> ScanResult:
+    """Walk ``root`` and return every entity file with its stat."""
+    check_root(root)
+    rules = IgnoreRules(root)
+    result = ScanResult()
+    pending: list[tuple[Path, str]] = [(root, "")]
+    while pending:
+        folder, rel = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    _visit(entry, rel, rules, result, pending, max_file_bytes)
+        except OSError as exc:
+            if not rel:
+                raise RootUnavailableError(f"sync directory {root} cannot be read: {exc}") from exc
+            result.unreadable.append(rel)
+            result.skipped.append(Skip(rel, f"folder cannot be read: {exc.strerror}"))
+    return result
+
+
+def _visit(
+    entry: os.DirEntry[str],
+    rel: str,
+    rules: IgnoreRules,
+    result: ScanResult,
+    pending: list[tuple[Path, str]],
+    max_file_bytes: int,
+) -> None:
+    rel_path = f"{rel}/{entry.name}" if rel else entry.name
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return  # vanished between listing and stat
+    if stat_module.S_ISLNK(info.st_mode):
+        if entry.name.endswith(".md") or not entry.name.startswith("."):
+            result.skipped.append(Skip(rel_path, "symbolic link: not followed"))
+            result.held.add(rel_path)
+        return
+    if stat_module.S_ISDIR(info.st_mode):
+        if not rules.skip_dir(rel_path, entry.name):
+            pending.append((Path(entry.path), rel_path))
+        return
+    if not stat_module.S_ISREG(info.st_mode) or rules.skip_file(rel_path, entry.name):
+        return
+    if info.st_size > max_file_bytes:
+        reason = f"larger than the {max_file_bytes} byte limit ({info.st_size} bytes)"
+        result.skipped.append(Skip(rel_path, reason))
+        result.held.add(rel_path)
+        return
+    result.files[rel_path] = FileStat(rel_path, info.st_size, info.st_mtime_ns)
