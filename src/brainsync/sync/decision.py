@@ -107,9 +107,9 @@ def decide(
     ``same_content`` says the file's bytes hash like the entity's document: whatever the
     table says, two equal sides only need their sync record written.
     """
-    if file in (Side.CHANGED, Side.NEW) and entity in (Side.CHANGED, Side.NEW, Side.UNCHANGED):
-        if same_content:
-            return Action.RECORD
+    present = (Side.UNCHANGED, Side.CHANGED, Side.NEW)
+    if same_content and file in present and entity in present:
+        return Action.NOTHING if (file, entity) == (Side.UNCHANGED, Side.UNCHANGED) else Action.RECORD
     action = _TABLE.get((file, entity), Action.NOTHING)
     if action in (Action.DELETE_ENTITY, Action.DELETE_FILE) and not propagate_deletes:
         return Action.NOTHING

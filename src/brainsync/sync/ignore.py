@@ -24,11 +24,11 @@ class IgnoreRules:
     """Decides, name by name while walking, what the scan skips."""
 
     def __init__(self, root: Path) -> None:
-        self._spec: pathspec.PathSpec | None = None
+        self._spec: pathspec.GitIgnoreSpec | None = None
         ignore_file = root / IGNORE_FILE
         if ignore_file.is_file():
             lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
-            self._spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+            self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
 
     def skip_dir(self, rel_dir: str, name: str) -> bool:
         """True for folders the walk must not enter."""
