@@ -1,0 +1,5 @@
+"""``python -m brainsync``: the command line."""
+
+from brainsync.interfaces.cli import main
+
+main()

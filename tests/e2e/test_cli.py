@@ -1,0 +1,103 @@
+"""The CLI as a user runs it: a subprocess, real files, a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
+
+
+def brainsync(
+    tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "brainsync", *args],
+        cwd=tmp_path, input=stdin, capture_output=True, text=True, env=full_env, timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    shutil.copytree(SAMPLE, tmp_path / "brain-data")
+    return tmp_path / "brain-data"
+
+
+def test_sync_then_status(tmp_path: Path, sample: Path) -> None:
+    first = brainsync(tmp_path, "sync", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert {"created", "updated", "deleted", "moved", "unchanged", "conflicts", "skipped",
+            "errors"} <= set(report)
+    assert report["created"] == 6 and report["errors"] == []
+    assert (tmp_path / ".brainsync" / "brain-data.sqlite").is_file()
+    status = json.loads(brainsync(tmp_path, "status", "--json").stdout)
+    assert status["counts"] == {"note": 4, "post": 2}
+    assert status["pending"]["unchanged"] == 6
+    assert "sync" in status["last_runs"]
+    human = brainsync(tmp_path, "sync")
+    assert human.returncode == 0
+    assert "0 created, 0 updated, 0 deleted, 0 moved, 6 unchanged" in human.stdout
+
+
+def test_entity_commands_and_export(tmp_path: Path, sample: Path) -> None:
+    doc = "---\ntitle: From the CLI\ntags: [cli]\n---\nBody text.\n"
+    put = brainsync(tmp_path, "entity", "put", "post", "cli:first", stdin=doc)
+    assert put.returncode == 0, put.stderr
+    assert "version 1" in put.stdout
+    got = brainsync(tmp_path, "entity", "get", "post", "cli:first")
+    assert got.stdout == doc
+    listed = json.loads(brainsync(tmp_path, "entity", "list", "--type", "post", "--json").stdout)
+    assert [row["id"] for row in listed] == ["cli:first"]
+    exported = brainsync(tmp_path, "export", "--json")
+    assert json.loads(exported.stdout)["created"] == 1
+    assert (sample / "post" / "cli" / "first.md").read_text() == doc
+    assert brainsync(tmp_path, "entity", "delete", "post", "cli:first").returncode == 0
+    brainsync(tmp_path, "export")
+    assert not (sample / "post" / "cli" / "first.md").exists()
+
+
+def test_invalid_file_reports_and_exits_10(tmp_path: Path, sample: Path) -> None:
+    (sample / "broken.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
+    (sample / "post" / "untitled.md").write_text("---\ntags: [x]\n---\nno title\n")
+    result = brainsync(tmp_path, "import", "--json")
+    assert result.returncode == 10
+    report = json.loads(result.stdout)
+    assert sorted(e["path"] for e in report["errors"]) == ["broken.md", "post/untitled.md"]
+    assert report["created"] == 6
+    assert (sample / "broken.md").exists()
+
+
+def test_safety_refusal_exit_code(tmp_path: Path, sample: Path) -> None:
+    assert brainsync(tmp_path, "sync").returncode == 0
+    for path in sample.rglob("*.md"):
+        path.unlink()
+    result = brainsync(tmp_path, "sync")
+    assert result.returncode == 5
+    assert "--force-deletes" in result.stderr
+    assert json.loads(brainsync(tmp_path, "status", "--json").stdout)["counts"] == {
+        "note": 4, "post": 2,
+    }
+
+
+def test_settings_from_environment_and_errors(tmp_path: Path, sample: Path) -> None:
+    shutil.move(sample, tmp_path / "elsewhere")
+    env = {"BRAINSYNC_DIR": "elsewhere", "BRAINSYNC_HOME": "state"}
+    assert brainsync(tmp_path, "sync", env=env).returncode == 0
+    assert (tmp_path / "state" / "elsewhere.sqlite").is_file()
+    unknown = brainsync(tmp_path, "entity", "get", "nosuchtype", "x", env=env)
+    assert unknown.returncode == 2
+    assert "unknown entity type" in unknown.stderr
+    missing = brainsync(tmp_path, "entity", "get", "note", "nope", env=env)
+    assert missing.returncode == 3
+    bad_config = brainsync(tmp_path, "sync", env={**env, "BRAINSYNC_CONFLICT_POLICY": "newest"})
+    assert bad_config.returncode == 8
