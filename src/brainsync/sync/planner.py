@@ -110,14 +110,18 @@ class Planner:
         for key in inv.entities:
             self._place_entity(key, record_paths, by_path, report)
         wanted = set(request.types)
+        # a held path (too large, a link) or one in an unreadable folder was reported by the
+        # scan; its entity must neither import it through a chunk's read nor overwrite it
         items = [
             {"path": path, "key": str(key)}
             for path, key in sorted(by_path.items())
-            if not wanted or key.type in wanted
+            if (not wanted or key.type in wanted) and not inv.scan.is_shadowed(path)
         ]
         return self._drop_clashes(items, report)
 
-    def _key_for_file(self, path: str, record: SyncRecord | None, report: Report) -> EntityKey | None:
+    def _key_for_file(
+        self, path: str, record: SyncRecord | None, report: Report
+    ) -> EntityKey | None:
         try:
             derived = self._mapper.to_key(path)
         except BrainsyncError as exc:
@@ -128,8 +132,11 @@ class Planner:
         if record is not None and record.key != derived:
             folder = self._mapper.type_folder_of(path)
             report.skipped.append(
-                Skip(path, f"folder {folder!r} is now a registered type; kept as {record.key} "
-                     "(move the file to re-type it)")
+                Skip(
+                    path,
+                    f"folder {folder!r} is now a registered type; kept as {record.key} "
+                    "(move the file to re-type it)",
+                )
             )
             return None
         return derived
@@ -178,9 +185,9 @@ class Planner:
 
     def _guard(self, inv: _Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:
         tracked = len(inv.records)
-        if not inv.scan.files and tracked and req.direction is not Direction.EXPORT:
-            if not req.force_deletes:
-                raise RootUnavailableError(
+        emptied = not inv.scan.files and tracked and req.direction is not Direction.EXPORT
+        if emptied and not req.force_deletes:
+            raise RootUnavailableError(
                     f"sync directory {self._root} is empty but {tracked} files were synced "
                     "before; refusing to delete every entity (unmounted? use --force-deletes "
                     "if you really emptied it)"
@@ -210,7 +217,9 @@ class Planner:
             return stat.size == record.size and stat.mtime_ns == record.mtime_ns
         return False
 
-    def _pair_moves(self, candidates: list[dict[str, Any]], inv: _Inventory) -> list[dict[str, Any]]:
+    def _pair_moves(
+        self, candidates: list[dict[str, Any]], inv: _Inventory
+    ) -> list[dict[str, Any]]:
         """Turn 'file gone here, identical new file there' into one move item (same type)."""
         gone: dict[tuple[str, int], list[SyncRecord]] = defaultdict(list)
         for item in candidates:

@@ -1,0 +1,50 @@
+"""The entity store: entities and sync state in SQLite or PostgreSQL.
+
+Open one with :func:`open_store`; the URL picks the backend::
+
+    with open_store("sqlite:///.brainsync/brain.db") as store:
+        store.put(entity)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from brainsync.errors import ConfigError
+from brainsync.store.base import Store
+from brainsync.store.postgres import PostgresStore
+from brainsync.store.records import ChangeSet, EntityChange, EntitySummary, SyncRecord
+from brainsync.store.schema import SCHEMA_VERSION
+from brainsync.store.sqlite import SQLiteStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ChangeSet",
+    "EntityChange",
+    "EntitySummary",
+    "PostgresStore",
+    "SQLiteStore",
+    "Store",
+    "SyncRecord",
+    "open_store",
+]
+
+_SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
+_POSTGRES_DRIVERS = frozenset({"postgresql", "postgresql+psycopg", "postgres"})
+
+
+def open_store(url: str) -> Store:
+    """Open the store at ``url``: ``sqlite:///path`` or ``postgresql://...``."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"not a database URL: {url!r}") from exc
+    if parsed.drivername in _SQLITE_DRIVERS:
+        return SQLiteStore(parsed)
+    if parsed.drivername in _POSTGRES_DRIVERS:
+        return PostgresStore(parsed)
+    raise ConfigError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+        "use sqlite:///path or postgresql://user@host/db"
+    )

@@ -1,0 +1,73 @@
+"""The PostgreSQL backend (psycopg 3), for several hosts sharing one database."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from brainsync.errors import ConfigError
+from brainsync.store.base import Store
+
+__all__ = ["PostgresStore"]
+
+# Serialization failure, deadlock, lock not available, and the server shutting down.
+_TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03"})
+# An arbitrary constant naming the advisory lock taken while creating the schema.
+_SCHEMA_LOCK = 0x6272_6E73_796E_63  # "brnsync"
+# Rows written before the first ANALYZE; each later one waits until the count doubles.
+_ANALYZE_AFTER = 2000
+
+
+class PostgresStore(Store):
+    """The store in a PostgreSQL database (``postgresql://user@host/db``)."""
+
+    def __init__(self, url: str | URL) -> None:
+        self._written = 0
+        self._analyze_at = _ANALYZE_AFTER
+        super().__init__(url)
+
+    def _create_engine(self, url: URL) -> Engine:
+        """A pooled psycopg 3 engine that checks connections before use."""
+        try:
+            return create_engine(url.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        except ImportError as exc:
+            raise ConfigError(
+                "PostgreSQL needs psycopg 3: pip install 'brainsync[postgres]'"
+            ) from exc
+
+    def _insert(self, table: Table) -> postgresql.Insert:
+        """PostgreSQL's ``INSERT ... ON CONFLICT``."""
+        return postgresql.insert(table)
+
+    def _is_transient(self, exc: DBAPIError) -> bool:
+        """Serialization failures, deadlocks and lost connections are worth retrying."""
+        state = getattr(exc.orig, "sqlstate", None)
+        if state is None:
+            # psycopg raises OperationalError without a SQLSTATE when it cannot connect.
+            return exc.__class__.__name__ == "OperationalError" or super()._is_transient(exc)
+        return state in _TRANSIENT_STATES or state.startswith("08") or super()._is_transient(exc)
+
+    def _lock_schema(self, conn: Connection) -> None:
+        """Serialise hosts that create the schema at the same time."""
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+
+    def _committed(self, rows: int) -> None:
+        """Refresh planner statistics while a bulk import grows the tables.
+
+        Autovacuum analyzes a table only after a minute or so; until then the planner
+        takes ``type = :t`` for a rare value and answers every key lookup by reading all
+        rows of the type, which makes a fresh import quadratic. Doubling the threshold
+        keeps the ANALYZE runs logarithmic in the rows written.
+        """
+        self._written += rows
+        if self._written < self._analyze_at:
+            return
+        self._analyze_at = 2 * self._written
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("ANALYZE entities, sync_state"))
+                conn.commit()
+        except SQLAlchemyError:
+            pass  # only an optimisation, the changes are committed; autovacuum catches up

@@ -1,0 +1,128 @@
+"""The plain records the store reads and writes, and their mapping to table rows (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.engine import RowMapping
+
+from brainsync.entities import Entity, EntityKey
+
+__all__ = [
+    "ChangeSet",
+    "EntityChange",
+    "EntitySummary",
+    "SyncRecord",
+    "entity_from_row",
+    "entity_row",
+    "record_from_row",
+    "record_row",
+]
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """What the last successful sync saw at one path (the sync state's archive row)."""
+
+    path: str
+    key: EntityKey
+    size: int
+    mtime_ns: int
+    file_hash: str
+    entity_hash: str
+
+
+@dataclass(frozen=True)
+class EntitySummary:
+    """A light listing of one entity, used to plan exports without loading documents."""
+
+    key: EntityKey
+    content_hash: str
+    updated: datetime
+
+
+@dataclass
+class ChangeSet:
+    """Everything one chunk writes; :meth:`Store.apply` applies it in one transaction.
+
+    Order of application: ``upserts``, then ``deletes`` (so a key in both ends up deleted),
+    then ``records`` (upserted by path), then ``drop_records``. A key upserted twice keeps
+    the last entity; a path recorded twice keeps the last record.
+    """
+
+    upserts: list[Entity] = field(default_factory=list)
+    deletes: list[EntityKey] = field(default_factory=list)
+    records: list[SyncRecord] = field(default_factory=list)
+    drop_records: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes or self.records or self.drop_records)
+
+
+@dataclass(frozen=True)
+class EntityChange:
+    """An entity change that really happened; published as an event after commit.
+
+    ``entity`` is the entity as stored (with its new version and kept ``created``) for
+    ``created`` and ``updated``, and ``None`` for ``deleted``.
+    """
+
+    kind: Literal["created", "updated", "deleted"]
+    key: EntityKey
+    entity: Entity | None
+
+
+def entity_row(entity: Entity) -> dict[str, Any]:
+    """The column values of one entity."""
+    return {
+        "type": entity.key.type,
+        "id": entity.key.id,
+        "document": entity.document,
+        "content": entity.content,
+        "metadata": dict(entity.metadata),
+        "content_hash": entity.content_hash,
+        "version": entity.version,
+        "created": entity.created,
+        "updated": entity.updated,
+    }
+
+
+def entity_from_row(row: RowMapping) -> Entity:
+    """The entity stored in one ``entities`` row."""
+    return Entity(
+        key=EntityKey(row["type"], row["id"]),
+        document=row["document"],
+        content=row["content"],
+        metadata=row["metadata"],
+        created=row["created"],
+        updated=row["updated"],
+        version=row["version"],
+        content_hash=row["content_hash"],
+    )
+
+
+def record_from_row(row: RowMapping) -> SyncRecord:
+    """The sync record stored in one ``sync_state`` row."""
+    return SyncRecord(
+        path=row["path"],
+        key=EntityKey(row["type"], row["id"]),
+        size=row["size"],
+        mtime_ns=row["mtime_ns"],
+        file_hash=row["file_hash"],
+        entity_hash=row["entity_hash"],
+    )
+
+
+def record_row(record: SyncRecord) -> dict[str, Any]:
+    """The column values of one sync record."""
+    return {
+        "path": record.path,
+        "type": record.key.type,
+        "id": record.key.id,
+        "size": record.size,
+        "mtime_ns": record.mtime_ns,
+        "file_hash": record.file_hash,
+        "entity_hash": record.entity_hash,
+    }
