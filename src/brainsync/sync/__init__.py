@@ -1,0 +1,1 @@
+"""Two-way sync between the store and a directory of markdown files."""

@@ -1,0 +1,226 @@
+"""Entity keys to relative file paths and back, and the checks that keep paths inside.
+
+Notes live at the root (note ``a:b`` is ``a/b.md``); other types under a folder named
+after the type (post ``x:y`` is ``post/x/y.md``). A first folder that is not a registered
+type holds notes. The ``:`` of an id separates folders.
+
+Each id segment is escaped with ``%XX`` (uppercase hex of each UTF-8 byte) where a file
+system or the scan would misread it:
+
+- anywhere: ``< > : " / \\ | ? * {``, control characters U+0000-U+001F and U+007F, and a
+  ``%`` that is followed by two hex digits (so ``100%`` stays ``100%.md`` but ``%41`` is
+  ``%2541.md``);
+- first character: ``.`` (hidden files, ``.`` and ``..``), ``~`` (editor temp files), the
+  first letter of a Windows device name (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1-9``,
+  ``LPT1-9``, any case, also before an extension: ``con.txt``), and ``_`` in folders only
+  (the scan skips ``_`` folders, not ``_`` files);
+- last character: ``.`` or space (Windows drops them);
+- the ``.`` of a file name ending in ``.conflict-<8 hex>`` (the scan's conflict copies);
+- the first character of a note's first folder when it equals a registered type name,
+  so ``note:post:x`` is ``%70ost/x.md`` and reads back as a note.
+
+Decoding turns every ``%XX`` run that is valid UTF-8 back into text and keeps any other
+``%`` literally. So every key maps to one path and back, and a path that :meth:`to_key`
+accepts maps back to itself when it is in canonical form. Hand-made names that are not
+(``%41.md``, ``%3c.md``, ``CON.md``, ``a<b.md``) still import, but :meth:`to_path` of
+their key is a different, canonical path: callers that must rewrite the same file use the
+path recorded at import.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from brainsync.entities import NOTE, EntityKey, validate_type_name
+from brainsync.errors import InvalidInputError, UnsafePathError
+
+__all__ = ["MAX_NAME_BYTES", "PathMapper", "clash_key", "ensure_inside"]
+
+#: Longest file or folder name most file systems allow, in bytes.
+MAX_NAME_BYTES = 255
+_SUFFIX = ".md"
+_ALWAYS = frozenset('<>:"/\\|?*{') | frozenset(chr(c) for c in [*range(0x20), 0x7F])
+_HEX = frozenset("0123456789abcdefABCDEF")
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)]
+)
+_CONFLICT = re.compile(r"\.(conflict-[0-9a-f]{8})$")
+_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+class PathMapper:
+    """Maps entity keys to paths relative to the sync root, and paths back to keys."""
+
+    def __init__(self, type_names: Iterable[str]) -> None:
+        types = {validate_type_name(name) for name in type_names}
+        # Notes sit at the root, so only the other types own a folder.
+        self._folders = frozenset(types - {NOTE})
+        self._types = frozenset(types | {NOTE})
+
+    def to_path(self, key: EntityKey) -> PurePosixPath:
+        """The relative ``.md`` path of ``key``, e.g. ``post/a/b.md`` for post ``a:b``."""
+        if key.type not in self._types:
+            raise InvalidInputError(f"unknown entity type {key.type!r}")
+        if not key.id:
+            raise InvalidInputError("empty entity id")
+        _require_utf8(key.id, "id")
+        segments = key.id.split(":")
+        if "" in segments:
+            raise InvalidInputError(f"id {key.id!r} has an empty ':' segment")
+        names = [_encode(seg, folder=True) for seg in segments[:-1]]
+        names.append(_encode_file(segments[-1]))
+        if key.type == NOTE and len(names) > 1 and names[0] in self._folders:
+            names[0] = _pct(names[0][0]) + names[0][1:]
+        for name in names:
+            if len((name + _SUFFIX).encode("utf-8")) > MAX_NAME_BYTES:
+                raise InvalidInputError(f"id segment {name[:40]!r}... is too long for a file name")
+        if key.type != NOTE:
+            names.insert(0, key.type)
+        names[-1] += _SUFFIX
+        return _checked(PurePosixPath(*names))
+
+    def to_key(self, rel: PurePosixPath | str) -> EntityKey:
+        """The key of the entity stored at ``rel``; raise if it is not an entity file."""
+        parts = _split(rel)
+        if not parts[-1].endswith(_SUFFIX) or parts[-1] == _SUFFIX:
+            raise InvalidInputError(f"{str(rel)!r} is not a .md file")
+        stem = parts[-1][: -len(_SUFFIX)]
+        if _CONFLICT.search(stem):
+            raise InvalidInputError(f"{str(rel)!r} is a conflict copy, not an entity file")
+        folders = parts[:-1]
+        # The scan never reports these; a caller passing one has a bug or a stale path.
+        hidden = any(name[0] in "._" or "{" in name for name in folders)
+        if hidden or stem[0] in ".~" or "{" in stem:
+            raise InvalidInputError(f"{str(rel)!r} is a path the scan ignores")
+        type_name = NOTE
+        if folders and folders[0] in self._folders:
+            type_name, folders = folders[0], folders[1:]
+        segments = [_decode(name) for name in [*folders, stem]]
+        if any(":" in seg for seg in segments):
+            raise InvalidInputError(f"{str(rel)!r}: a name may not contain ':' (id separator)")
+        return EntityKey(type_name, ":".join(segments))
+
+    def type_folder_of(self, rel: PurePosixPath | str) -> str | None:
+        """The first folder of file path ``rel`` when it is literally a registered type."""
+        parts = PurePosixPath(rel).parts
+        if len(parts) > 1 and parts[0] in self._folders:
+            return parts[0]
+        return None
+
+
+def clash_key(rel: PurePosixPath | str) -> str:
+    """A form of ``rel`` that is equal for paths that collide on case-insensitive or
+    normalising file systems (``Note.md`` and ``note.md``, NFC and NFD forms)."""
+    # Canonical caseless matching: NFD, casefold, then one normal form for comparison.
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", str(rel)).casefold())
+
+
+def ensure_inside(root: Path, rel: PurePosixPath | str) -> Path:
+    """``root / rel`` after checking it cannot lead outside ``root``.
+
+    ``rel`` must be relative, without ``..`` or NUL, and the real path of its parent
+    folders (symlinks resolved, as far as they exist) must lie inside ``root``. The last
+    component itself is not followed: readers open it with ``O_NOFOLLOW`` and writers
+    replace it.
+    """
+    text = str(rel)
+    if "\x00" in text:
+        raise UnsafePathError(f"path {text!r} contains a NUL byte")
+    path = PurePosixPath(text)
+    if path.is_absolute() or text.startswith("/"):
+        raise UnsafePathError(f"path {text!r} is absolute")
+    if ".." in path.parts:
+        raise UnsafePathError(f"path {text!r} contains '..'")
+    if not path.parts:
+        raise UnsafePathError("empty path")
+    target = root / path
+    try:
+        real_root = root.resolve()
+        real_parent = target.parent.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise UnsafePathError(f"path {text!r} cannot be resolved: {exc}") from exc
+    if real_parent != real_root and real_root not in real_parent.parents:
+        raise UnsafePathError(f"path {text!r} leads outside {str(root)!r} through a symlink")
+    return target
+
+
+def _split(rel: PurePosixPath | str) -> list[str]:
+    """The parts of a relative path given to :meth:`PathMapper.to_key`, strictly checked."""
+    text = str(rel)
+    if "\x00" in text or "\\" in text:
+        raise UnsafePathError(f"path {text!r} contains an unsafe character")
+    if text.startswith("/"):
+        raise UnsafePathError(f"path {text!r} is absolute")
+    _require_utf8(text, "path")
+    parts = text.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise UnsafePathError(f"path {text!r} has an empty, '.' or '..' segment")
+    return parts
+
+
+def _checked(path: PurePosixPath) -> PurePosixPath:
+    """Defence in depth: the containment guarantee of :meth:`PathMapper.to_path`."""
+    text = str(path)
+    parts = text.split("/")
+    unsafe = any(part in ("", ".", "..") or ":" in part for part in parts)
+    if unsafe or path.is_absolute() or "\x00" in text or "\\" in text:  # pragma: no cover
+        raise UnsafePathError(f"refusing unsafe path {text!r}")
+    return path
+
+
+def _require_utf8(text: str, what: str) -> None:
+    # Lone surrogates: an id that cannot be stored, or a file name that was not UTF-8 on
+    # disk (os.fsdecode's surrogateescape); neither can become a file name and back.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what} {text!r} is not valid unicode text") from exc
+
+
+def _pct(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+
+
+def _encode(segment: str, *, folder: bool) -> str:
+    """Escape one id segment so it is a safe, scan-visible file or folder name."""
+    last = len(segment) - 1
+    out: list[str] = []
+    for index, char in enumerate(segment):
+        escape = char in _ALWAYS
+        if char == "%":
+            escape = set(segment[index + 1 : index + 3]) <= _HEX and index + 2 <= last
+        elif index == 0:
+            escape = escape or char in ".~" or (folder and char == "_") or _is_device(segment)
+        if index == last and char in ". ":
+            escape = True
+        out.append(_pct(char) if escape else char)
+    return "".join(out)
+
+
+def _encode_file(segment: str) -> str:
+    name = _encode(segment, folder=False)
+    conflict = _CONFLICT.search(name)
+    if conflict:
+        name = name[: conflict.start()] + "%2E" + conflict.group(1)
+    return name
+
+
+def _is_device(segment: str) -> bool:
+    """True when Windows would take the name for a device (``CON``, ``com1.txt``, ...)."""
+    return segment.split(".", 1)[0].rstrip(" ").upper() in _RESERVED
+
+
+def _decode(name: str) -> str:
+    """Undo :func:`_encode`: each ``%XX`` run that is valid UTF-8 becomes text again."""
+    return _ESCAPE_RUN.sub(_decode_run, name)
+
+
+def _decode_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    try:
+        return bytes.fromhex(run.replace("%", "")).decode("utf-8")
+    except UnicodeDecodeError:
+        return run  # not something we wrote: keep the hand-made name as it is
