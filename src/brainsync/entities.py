@@ -30,11 +30,13 @@ __all__ = [
 
 NOTE = "note"
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+# type names become folder names: Windows device names cannot be folders there
+_DEVICE_NAME = re.compile(r"^(con|prn|aux|nul|com[1-9]|lpt[1-9])$")
 
 
 def validate_type_name(name: str) -> str:
     """Return ``name`` if it can be a type (and so a folder) name, else raise."""
-    if not _TYPE_NAME.match(name):
+    if not _TYPE_NAME.match(name) or _DEVICE_NAME.match(name):
         raise InvalidInputError(
             f"invalid entity type name {name!r}: use lowercase letters, digits and '-'"
         )

@@ -1,0 +1,102 @@
+"""Atomic writes, reads without following links, and the sub-batch thread pool."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from brainsync.errors import UnsafePathError
+from brainsync.sync.files import FileIO, atomic_write, read_snapshot, remove_file
+
+
+def test_atomic_write_sets_mtime_and_leaves_no_temp(tmp_path: Path) -> None:
+    when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    info = atomic_write(tmp_path, "a/b/c.md", b"hello", when)
+    assert (tmp_path / "a/b/c.md").read_bytes() == b"hello"
+    assert info.st_mtime_ns == int(when.timestamp()) * 1_000_000_000
+    assert sorted(p.name for p in (tmp_path / "a/b").iterdir()) == ["c.md"]
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    atomic_write(tmp_path, "x.md", b"old content that is long", None)
+    atomic_write(tmp_path, "x.md", b"new", None)
+    assert (tmp_path / "x.md").read_bytes() == b"new"
+
+
+def test_writes_never_leave_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "link").symlink_to(outside)
+    for rel in ["../escape.md", "/abs.md", "link/x.md"]:
+        with pytest.raises(UnsafePathError):
+            atomic_write(root, rel, b"x", None)
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "escape.md").exists()
+
+
+def test_read_snapshot(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"abc")
+    snap = read_snapshot(tmp_path, "a.md")
+    assert snap is not None
+    assert (snap.data, snap.size) == (b"abc", 3)
+    assert snap.file_hash == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert read_snapshot(tmp_path, "missing.md") is None
+
+
+def test_read_snapshot_does_not_follow_a_final_symlink(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.md"
+    secret.write_text("secret")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "s.md").symlink_to(secret)
+    with pytest.raises(OSError):
+        read_snapshot(root, "s.md")
+
+
+def test_remove_file(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("x")
+    assert remove_file(tmp_path, "a.md") is True
+    assert remove_file(tmp_path, "a.md") is False
+
+
+def test_pool_keeps_order_and_uses_threads() -> None:
+    seen: set[int] = set()
+
+    def work(n: int) -> int:
+        seen.add(threading.get_ident())
+        return n * n
+
+    with FileIO(threads=4, batch=10) as io:
+        assert io.map(work, range(500)) == [n * n for n in range(500)]
+    assert len(seen) >= 1
+    with FileIO(threads=1) as io:
+        assert io.map(work, [3]) == [9]
+
+
+def test_pool_propagates_errors() -> None:
+    def boom(n: int) -> int:
+        if n == 77:
+            raise ValueError("bad item")
+        return n
+
+    with FileIO(threads=2, batch=5) as io, pytest.raises(ValueError, match="bad item"):
+        io.map(boom, range(100))
+
+
+def test_temp_files_are_dot_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names: list[str] = []
+    real_replace = os.replace
+
+    def spy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        names.append(Path(src).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    atomic_write(tmp_path, "n.md", b"x", None)
+    assert names and names[0].startswith(".n.md.") and names[0].endswith(".tmp")
