@@ -7,13 +7,15 @@ in an interface. Everything that can take long exists in two forms: inline (``ex
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from brainsync.config import Settings
+from brainsync.config import CONFLICT_POLICIES, Settings
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import BrainsyncError, ConflictError, InvalidInputError, NotFoundError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
@@ -26,6 +28,10 @@ from brainsync.sync.engine import LAST_RUN_META, SyncEngine
 from brainsync.sync.files import FileIO
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.planner import PlanRequest
+
+if TYPE_CHECKING:
+    from brainsync.jobs import Job, JobService
+    from brainsync.sync.engine import SyncOperation
 
 __all__ = ["Brain", "Status"]
 
@@ -66,10 +72,14 @@ class Brain:
     def __init__(self, settings: Settings, plugins: Iterable[object] = ()) -> None:
         self.settings = settings
         self.bus = EventBus()
-        self.types: dict[str, EntityType] = entity_types(build_plugin_manager(plugins))
+        self._plugins = tuple(plugins)
+        self.types: dict[str, EntityType] = entity_types(build_plugin_manager(self._plugins))
         self._store: Store | None = None
         self._io: FileIO | None = None
         self._engine: SyncEngine | None = None
+        self._jobs: JobService | None = None
+        self._others: dict[Path, Brain] = {}
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Brain:
         return self
@@ -80,7 +90,13 @@ class Brain:
         self.close()
 
     def close(self) -> None:
-        """Release the thread pool and the database connections."""
+        """Stop the worker (jobs hand back at a chunk boundary), then release everything."""
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
+        for other in self._others.values():
+            other.close()
+        self._others.clear()
         if self._io is not None:
             self._io.close()
         if self._store is not None:
@@ -100,13 +116,19 @@ class Brain:
         """The sync engine bound to this brain's store and directory."""
         if self._engine is None:
             self._io = FileIO(self.settings.io_threads)
-            self._engine = SyncEngine(self.store, self.settings.root, self.types, self._io, self.bus)
+            self._engine = SyncEngine(
+                self.store, self.settings.root, self.types, self._io, self.bus
+            )
         return self._engine
 
     # -- export / import / sync -------------------------------------------------------------
 
     def request(self, kind: str, params: Mapping[str, Any]) -> tuple[PlanRequest, RunOptions]:
-        """Turn a job kind and its parameters into a plan request and run options."""
+        """Turn a job kind and its parameters into a plan request and run options.
+
+        Parameters: ``types`` (list of type names), ``dry_run``, ``force_deletes``,
+        ``conflict`` (a policy name); ``directory`` is the job's own and ignored here.
+        """
         if kind not in KINDS:
             raise InvalidInputError(f"unknown operation {kind!r}; expected one of {KINDS}")
         direction = Direction(kind)
@@ -116,12 +138,23 @@ class Brain:
                 raise InvalidInputError(f"unknown entity type {name!r}")
         s = self.settings
         request = PlanRequest(
-            direction, types, bool(params.get("force_deletes", False)), s.propagate_deletes,
-            s.delete_share, s.mass_delete_min, s.max_file_bytes, s.chunk_size,
+            direction,
+            types,
+            bool(params.get("force_deletes", False)),
+            s.propagate_deletes,
+            s.delete_share,
+            s.mass_delete_min,
+            s.max_file_bytes,
+            s.chunk_size,
         )
         policy = params.get("conflict") or s.conflict_policy
-        options = RunOptions(direction, policy, s.propagate_deletes,
-                             bool(params.get("dry_run", False)), s.fsync)
+        if policy not in CONFLICT_POLICIES:
+            raise InvalidInputError(
+                f"conflict policy must be one of {', '.join(CONFLICT_POLICIES)}"
+            )
+        options = RunOptions(
+            direction, policy, s.propagate_deletes, bool(params.get("dry_run", False)), s.fsync
+        )
         return request, options
 
     def run(
@@ -145,6 +178,63 @@ class Brain:
     def sync(self, **params: Any) -> Report:
         """Both directions in one run, conflicts resolved by policy (inline)."""
         return self.run("sync", params)
+
+    # -- durable jobs ----------------------------------------------------------------------
+
+    def jobs(self, *, worker: bool = True) -> JobService:
+        """The job service, opened on first use; ``worker`` makes this process run jobs.
+
+        The first call decides: a brain whose service runs without a worker stays so.
+        """
+        if self._jobs is None:
+            from brainsync.jobs import JobService  # imports the job engine: only when needed
+
+            self.settings.state_home.mkdir(parents=True, exist_ok=True)
+            self._jobs = JobService(
+                self.settings.jobs_url,
+                self._operation,
+                executor_id=self.settings.executor_id,
+                deadline_seconds=self.settings.job_deadline_seconds,
+                start_worker=worker,
+            )
+        return self._jobs
+
+    def start(
+        self, kind: str, params: Mapping[str, Any] | None = None, *, worker: bool = True
+    ) -> str:
+        """Enqueue an export, import or sync as a durable job; returns its id at once.
+
+        Jobs of one sync directory never run at the same time (the directory is the lane).
+        """
+        job_params = {k: v for k, v in (params or {}).items() if v not in (None, (), [])}
+        self.request(kind, job_params)  # bad parameters fail now, not inside the job
+        job_params["directory"] = str(self.settings.root)
+        return self.jobs(worker=worker).enqueue(kind, job_params, lane=str(self.settings.root))
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        on_progress: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Block until the job finishes (running it here when this process is a worker)."""
+        return self.jobs().wait(job_id, timeout, on_progress)
+
+    def _operation(self, kind: str, params: dict[str, Any]) -> SyncOperation:
+        """The job engine's factory: the operation a job runs, for its own directory."""
+        brain = self._brain_for(Path(params.get("directory") or self.settings.root))
+        request, options = brain.request(kind, params)
+        return brain.engine.operation(request, options)
+
+    def _brain_for(self, directory: Path) -> Brain:
+        """This brain, or one for another directory with the same settings (worker mode)."""
+        if directory == self.settings.root:
+            return self
+        with self._lock:
+            if directory not in self._others:
+                settings = replace(self.settings, directory=directory)
+                self._others[directory] = Brain(settings, self._plugins)
+            return self._others[directory]
 
     # -- entities ---------------------------------------------------------------------------
 
@@ -223,6 +313,32 @@ class Brain:
 
     # -- status -----------------------------------------------------------------------------
 
+    def _recent_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Running and recent jobs with their error summaries (none before the first job)."""
+        url = self.settings.jobs_url
+        if self._jobs is None and url.startswith("sqlite:///") and not Path(url[10:]).exists():
+            return []
+        rows = []
+        for job in self.jobs(worker=False).list(limit=limit):
+            errors = job.result.errors if job.result else []
+            summary = job.error or (
+                f"{len(errors)} errors, first: {errors[0].path}: {errors[0].error}"
+                if errors
+                else ""
+            )
+            rows.append(
+                {
+                    "id": job.id,
+                    "kind": job.kind,
+                    "state": job.state.value,
+                    "stalled": job.stalled,
+                    "progress": f"{job.progress.current}/{job.progress.total}",
+                    "errors": len(errors),
+                    "summary": summary,
+                }
+            )
+        return rows
+
     def status(self, *, pending: bool = True) -> Status:
         """Counts, last runs and (by a dry-run sync) what the next sync would do."""
         last = {k: self.store.get_meta(LAST_RUN_META + k) for k in KINDS}
@@ -233,6 +349,7 @@ class Brain:
             except BrainsyncError as exc:  # status must answer even when a sync would refuse
                 problem = str(exc)
         return Status(
+            jobs=self._recent_jobs(),
             directory=str(self.settings.root),
             store=self.store.url,
             counts=self.store.count_by_type(),

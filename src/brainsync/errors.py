@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "EXIT_ITEMS_FAILED",
+    "error_from_description",
     "BrainsyncError",
     "ConfigError",
     "ConflictError",
@@ -114,3 +115,23 @@ class ConfigError(BrainsyncError):
     """Settings that cannot be used."""
 
     exit_code = 8
+
+
+def error_from_description(description: str) -> BrainsyncError:
+    """Rebuild an error from a stored ``"...ClassName: message"`` description.
+
+    A failed background job stores its error as text (the job may have run in another
+    process); this finds the most specific brainsync error class named in it, so the CLI
+    can still exit with that class's code. Unknown names give a :class:`JobError`.
+    """
+    named = [c for c in _subclasses(BrainsyncError) if f"{c.__name__}:" in description]
+    if not named:
+        return JobError(description)
+    return max(named, key=lambda cls: len(cls.__mro__))(description)
+
+
+def _subclasses(root: type[BrainsyncError]) -> list[type[BrainsyncError]]:
+    found = [root]
+    for sub in root.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found

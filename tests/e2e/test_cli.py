@@ -21,7 +21,12 @@ def brainsync(
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path, input=stdin, capture_output=True, text=True, env=full_env, timeout=60,
+        cwd=tmp_path,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
         check=False,
     )
 
@@ -36,8 +41,16 @@ def test_sync_then_status(tmp_path: Path, sample: Path) -> None:
     first = brainsync(tmp_path, "sync", "--json")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
-    assert {"created", "updated", "deleted", "moved", "unchanged", "conflicts", "skipped",
-            "errors"} <= set(report)
+    assert {
+        "created",
+        "updated",
+        "deleted",
+        "moved",
+        "unchanged",
+        "conflicts",
+        "skipped",
+        "errors",
+    } <= set(report)
     assert report["created"] == 6 and report["errors"] == []
     assert (tmp_path / ".brainsync" / "brain-data.sqlite").is_file()
     status = json.loads(brainsync(tmp_path, "status", "--json").stdout)
@@ -85,7 +98,8 @@ def test_safety_refusal_exit_code(tmp_path: Path, sample: Path) -> None:
     assert result.returncode == 5
     assert "--force-deletes" in result.stderr
     assert json.loads(brainsync(tmp_path, "status", "--json").stdout)["counts"] == {
-        "note": 4, "post": 2,
+        "note": 4,
+        "post": 2,
     }
 
 

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from brainsync.app import Brain
-from brainsync.config import Settings, load_settings
-from brainsync.errors import EXIT_ITEMS_FAILED, BrainsyncError
-from brainsync.interfaces.render import entity_dict, print_json, print_report, print_status
-from brainsync.report import Report
+from brainsync.config import load_settings
+from brainsync.errors import BrainsyncError
+from brainsync.interfaces import cli_jobs
+from brainsync.interfaces.console import (
+    err,
+    finish_job,
+    finish_report,
+    follow,
+    open_brain,
+    out,
+    print_enqueued,
+)
+from brainsync.interfaces.render import entity_dict, print_json, print_status
 
 __all__ = ["app", "main"]
 
@@ -33,94 +39,106 @@ app = typer.Typer(
 )
 entity_app = typer.Typer(help="Read and change single entities.", no_args_is_help=True)
 app.add_typer(entity_app, name="entity")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+cli_jobs.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
-TypesOpt = Annotated[list[str] | None, typer.Option("--type", "-t", help="Only this entity type (repeatable).")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+]
+NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Print the job id and return at once.")]
+TypesOpt = Annotated[
+    list[str] | None, typer.Option("--type", "-t", help="Only this entity type (repeatable).")
+]
 
 
 @app.callback()
 def _global(
     ctx: typer.Context,
-    directory: Annotated[Path | None, typer.Option("--dir", "-d", help="Sync directory [BRAINSYNC_DIR; default ./brain-data].")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Store URL: sqlite:///... or postgresql://... [BRAINSYNC_DB].")] = None,
-    home: Annotated[Path | None, typer.Option("--home", help="State folder for database, jobs and locks [BRAINSYNC_HOME].")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Config file [BRAINSYNC_CONFIG; default ./brainsync.toml].")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", "-d", help="Sync directory [BRAINSYNC_DIR; default ./brain-data]."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL: sqlite:///... or postgresql://... [BRAINSYNC_DB]."),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="State folder for database, jobs and locks [BRAINSYNC_HOME]."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Config file [BRAINSYNC_CONFIG; default ./brainsync.toml]."),
+    ] = None,
 ) -> None:
     """Global options; each also comes from a BRAINSYNC_* variable or the config file."""
     arguments = {"directory": directory, "db": db, "home": home}
     ctx.obj = lambda: load_settings(arguments, os.environ, config)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    factory: Callable[[], Settings] = ctx.obj
-    return factory()
-
-
-@contextmanager
-def _brain(ctx: typer.Context) -> Iterator[Brain]:
-    with Brain(_settings(ctx)) as brain:
-        yield brain
-
-
-def _finish(report: Report, title: str, as_json: bool) -> None:
-    if as_json:
-        print_json(out, report.to_dict())
-    else:
-        print_report(out, title, report)
-    if not report.ok:
-        raise typer.Exit(EXIT_ITEMS_FAILED)
-
-
-def _run(ctx: typer.Context, kind: str, params: dict[str, Any], as_json: bool) -> None:
-    with _brain(ctx) as brain:
-        if as_json or not out.is_terminal:
-            report = brain.run(kind, params)
-        else:
-            with _progress() as (bar, task):
-                report = brain.run(kind, params, lambda done, total: bar.update(task, completed=done, total=total))
-    _finish(report, kind, as_json)
-
-
-@contextmanager
-def _progress() -> Iterator[tuple[Progress, Any]]:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        yield bar, bar.add_task("working", total=None)
+def _run(
+    ctx: typer.Context, kind: str, params: dict[str, Any], as_json: bool, no_wait: bool
+) -> None:
+    """Enqueue the operation as a durable job and follow it (dry runs run inline)."""
+    with open_brain(ctx) as brain:
+        if params.get("dry_run"):
+            finish_report(brain.run(kind, params), f"{kind} (dry run)", as_json)
+            return
+        job_id = brain.start(kind, params, worker=not no_wait)
+        if no_wait:
+            print_enqueued(job_id, as_json)
+            return
+        job = follow(brain, job_id, quiet=as_json)
+    finish_job(job, as_json)
 
 
 @app.command("export")
-def export_cmd(ctx: typer.Context, types: TypesOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
-    """Write entities from the database to markdown files."""
-    _run(ctx, "export", {"types": types, "dry_run": dry_run}, as_json)
+def export_cmd(
+    ctx: typer.Context,
+    types: TypesOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    no_wait: NoWaitOpt = False,
+) -> None:
+    """Write entities from the database to markdown files (a durable job)."""
+    _run(ctx, "export", {"types": types, "dry_run": dry_run}, as_json, no_wait)
 
 
 @app.command("import")
-def import_cmd(ctx: typer.Context, types: TypesOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
-    """Read markdown files into the database."""
-    _run(ctx, "import", {"types": types, "dry_run": dry_run}, as_json)
+def import_cmd(
+    ctx: typer.Context,
+    types: TypesOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    no_wait: NoWaitOpt = False,
+) -> None:
+    """Read markdown files into the database (a durable job)."""
+    _run(ctx, "import", {"types": types, "dry_run": dry_run}, as_json, no_wait)
 
 
 @app.command("sync")
 def sync_cmd(
     ctx: typer.Context,
     dry_run: DryRunOpt = False,
-    force_deletes: Annotated[bool, typer.Option("--force-deletes", help="Allow more deletions than the configured share.")] = False,
-    conflict: Annotated[str | None, typer.Option("--conflict", help="keep-both | file-wins | db-wins | fail.")] = None,
+    force_deletes: Annotated[
+        bool,
+        typer.Option("--force-deletes", help="Allow more deletions than the configured share."),
+    ] = False,
+    conflict: Annotated[
+        str | None, typer.Option("--conflict", help="keep-both | file-wins | db-wins | fail.")
+    ] = None,
     as_json: JsonOpt = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
-    """Both directions in one run; conflicts resolved by policy, nothing lost."""
+    """Both directions in one run; conflicts resolved by policy, nothing lost (a durable job)."""
     params = {"dry_run": dry_run, "force_deletes": force_deletes, "conflict": conflict}
-    _run(ctx, "sync", params, as_json)
+    _run(ctx, "sync", params, as_json, no_wait)
 
 
 @app.command("status")
 def status_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Counts by type, last runs, pending changes, conflicts and invalid files."""
-    with _brain(ctx) as brain:
+    with open_brain(ctx) as brain:
         status = brain.status()
     if as_json:
         print_json(out, status.to_dict())
@@ -130,12 +148,16 @@ def status_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 @entity_app.command("put")
 def entity_put(
-    ctx: typer.Context, type: str, id: str,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Markdown file (default: stdin).")] = None,
+    ctx: typer.Context,
+    type: str,
+    id: str,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Markdown file (default: stdin).")
+    ] = None,
 ) -> None:
     """Create or update an entity from a markdown document."""
     text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
-    with _brain(ctx) as brain:
+    with open_brain(ctx) as brain:
         entity = brain.put_entity(type, id, text=text)
     out.print(f"{entity.type}:{entity.id} version {entity.version}", markup=False)
 
@@ -143,7 +165,7 @@ def entity_put(
 @entity_app.command("get")
 def entity_get(ctx: typer.Context, type: str, id: str, as_json: JsonOpt = False) -> None:
     """Print an entity's markdown document (or its JSON view)."""
-    with _brain(ctx) as brain:
+    with open_brain(ctx) as brain:
         entity = brain.get_entity(type, id)
     if as_json:
         print_json(out, entity_dict(entity))
@@ -152,9 +174,13 @@ def entity_get(ctx: typer.Context, type: str, id: str, as_json: JsonOpt = False)
 
 
 @entity_app.command("list")
-def entity_list(ctx: typer.Context, type: Annotated[str | None, typer.Option("--type", "-t")] = None, as_json: JsonOpt = False) -> None:
+def entity_list(
+    ctx: typer.Context,
+    type: Annotated[str | None, typer.Option("--type", "-t")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """List entities (every page, ordered by type and id)."""
-    with _brain(ctx) as brain:
+    with open_brain(ctx) as brain:
         rows = [entity_dict(e, with_document=False) for e in _all_entities(brain, type)]
     if as_json:
         print_json(out, rows)
@@ -173,7 +199,7 @@ def _all_entities(brain: Brain, type: str | None) -> Iterator[Any]:
 @entity_app.command("delete")
 def entity_delete(ctx: typer.Context, type: str, id: str) -> None:
     """Delete an entity (its file goes at the next export or sync)."""
-    with _brain(ctx) as brain:
+    with open_brain(ctx) as brain:
         brain.delete_entity(type, id)
     out.print(f"deleted {type}:{id}", markup=False)
 

@@ -10,9 +10,18 @@ from rich.table import Table
 
 from brainsync.app import Status
 from brainsync.entities import Entity
+from brainsync.jobs.records import Job
 from brainsync.report import Report
 
-__all__ = ["entity_dict", "print_json", "print_report", "print_status"]
+__all__ = [
+    "entity_dict",
+    "job_dict",
+    "job_summary",
+    "print_job",
+    "print_json",
+    "print_report",
+    "print_status",
+]
 
 _MAX_LISTED = 20
 
@@ -77,4 +86,65 @@ def print_status(console: Console, status: Status) -> None:
     if status.pending is not None:
         print_report(console, "pending (next sync)", status.pending)
     for job in status.jobs:
-        console.print(f"job {job['id']}: {job['kind']} {job['state']} {job.get('summary', '')}")
+        stalled = " STALLED" if job["stalled"] else ""
+        console.print(
+            f"job {job['id']}: {job['kind']} {job['state']}{stalled} {job['summary']}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    """The JSON view of a job (the full report, every error included)."""
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state.value,
+        "stalled": job.stalled,
+        "params": job.params,
+        "progress": {
+            "current": job.progress.current,
+            "total": job.progress.total,
+            "message": job.progress.message,
+            "rate": job.progress.rate,
+            "eta_seconds": job.progress.eta_seconds,
+        },
+        "created": job.created.isoformat() if job.created else None,
+        "started": job.started.isoformat() if job.started else None,
+        "finished": job.finished.isoformat() if job.finished else None,
+        "error": job.error,
+        "result": job.result.to_dict() if job.result else None,
+    }
+
+
+def job_summary(job: Job) -> str:
+    """One line: counts and errors so far."""
+    if job.result is None:
+        return job.error or job.progress.message
+    r = job.result
+    text = f"{r.created}+ {r.updated}~ {r.deleted}- {r.moved}> {len(r.conflicts)} conflicts"
+    return text + (f", {len(r.errors)} errors" if r.errors else "")
+
+
+def print_job(console: Console, job: Job, *, brief: bool) -> None:
+    """A job as a line (``brief``) or as a block with its report."""
+    stalled = " STALLED" if job.stalled else ""
+    progress = f"{job.progress.current}/{job.progress.total}"
+    console.print(
+        f"{job.id}  {job.kind:<6} {job.state.value:<9}{stalled} {progress:>11}  {job_summary(job)}",
+        markup=False,
+        highlight=False,
+    )
+    if brief:
+        return
+    for label, stamp in (
+        ("created", job.created),
+        ("started", job.started),
+        ("finished", job.finished),
+    ):
+        if stamp is not None:
+            console.print(f"  {label}: {stamp.isoformat()}")
+    if job.error:
+        console.print(f"  error: {job.error}", markup=False, highlight=False)
+    if job.result is not None:
+        print_report(console, "  report", job.result)

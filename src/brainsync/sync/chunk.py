@@ -127,19 +127,35 @@ class ChunkRunner:
 
     def _act(self, item: _Item, options: RunOptions, result: _Result) -> None:
         snap, record, entity = item.snapshot, item.record, item.entity
-        file_side = side_of(snap is not None, record is not None,
-                            bool(snap and record and snap.file_hash == record.file_hash))
-        entity_side = side_of(entity is not None, record is not None,
-                              bool(entity and record and entity.content_hash == record.entity_hash))
+        if snap is None and record is None and entity is None:
+            result.report.vanished += 1  # planned, then gone before this chunk (catalogue B5)
+            return
+        file_side = side_of(
+            snap is not None,
+            record is not None,
+            bool(snap and record and snap.file_hash == record.file_hash),
+        )
+        entity_side = side_of(
+            entity is not None,
+            record is not None,
+            bool(entity and record and entity.content_hash == record.entity_hash),
+        )
         same = bool(snap and entity and snap.file_hash == entity.content_hash)
-        action = decide(file_side, entity_side, same_content=same, direction=options.direction,
-                        propagate_deletes=options.propagate_deletes)
+        action = decide(
+            file_side,
+            entity_side,
+            same_content=same,
+            direction=options.direction,
+            propagate_deletes=options.propagate_deletes,
+        )
         if item.move_from is not None and action is Action.IMPORT and self._movable(item):
             self._move(item, options, result)
             return
         if item.move_from is not None:
             # not a clean move after all: the old path is decided on its own next run
-            result.report.skipped.append(Skip(item.move_from.path, "possible move; re-checked next run"))
+            result.report.skipped.append(
+                Skip(item.move_from.path, "possible move; re-checked next run")
+            )
         handler = getattr(self, f"_do_{action.name.lower()}")
         handler(item, options, result)
 
@@ -154,11 +170,19 @@ class ChunkRunner:
 
     def _do_nothing(self, item: _Item, options: RunOptions, result: _Result) -> None:
         result.report.unchanged += 1
+        snap, record = item.snapshot, item.record
+        if options.dry_run or snap is None or record is None or snap.file_hash != record.file_hash:
+            return
+        if (snap.size, snap.mtime_ns) != (record.size, record.mtime_ns):
+            # same bytes, new stat (a touch): remember the stat, or every plan re-reads it
+            result.changes.records.append(_record(item.path, record.key, snap, record.entity_hash))
 
     def _do_record(self, item: _Item, options: RunOptions, result: _Result) -> None:
         assert item.snapshot is not None and item.entity is not None
         result.report.unchanged += 1
-        result.changes.records.append(_record(item.path, item.key, item.snapshot, item.entity.content_hash))
+        result.changes.records.append(
+            _record(item.path, item.key, item.snapshot, item.entity.content_hash)
+        )
 
     def _do_import(self, item: _Item, options: RunOptions, result: _Result) -> None:
         entity = self._entity_from_file(item, result)
@@ -172,7 +196,9 @@ class ChunkRunner:
             return
         assert item.snapshot is not None
         result.changes.upserts.append(entity)
-        result.changes.records.append(_record(item.path, item.key, item.snapshot, entity.content_hash))
+        result.changes.records.append(
+            _record(item.path, item.key, item.snapshot, entity.content_hash)
+        )
 
     def _do_export(self, item: _Item, options: RunOptions, result: _Result) -> None:
         assert item.entity is not None
@@ -186,7 +212,9 @@ class ChunkRunner:
     def _do_conflict(self, item: _Item, options: RunOptions, result: _Result) -> None:
         assert item.entity is not None and item.snapshot is not None
         if options.policy == "fail":
-            result.report.errors.append(ItemError(item.path, "conflict: file and entity both changed"))
+            result.report.errors.append(
+                ItemError(item.path, "conflict: file and entity both changed")
+            )
             self._conflict(item, "left unresolved (policy fail)", None, result)
             return
         if options.policy == "db-wins":
@@ -238,11 +266,15 @@ class ChunkRunner:
         result.changes.drop_records.append(item.path)
 
     def _do_reimport_deleted(self, item: _Item, options: RunOptions, result: _Result) -> None:
-        self._conflict(item, "entity was deleted but the file was edited: re-imported", None, result)
+        self._conflict(
+            item, "entity was deleted but the file was edited: re-imported", None, result
+        )
         self._do_import(item, options, result)
 
     def _do_restore_file(self, item: _Item, options: RunOptions, result: _Result) -> None:
-        self._conflict(item, "file was deleted but the entity was edited: file restored", None, result)
+        self._conflict(
+            item, "file was deleted but the entity was edited: file restored", None, result
+        )
         self._do_export(item, options, result)
 
     def _do_drop_record(self, item: _Item, options: RunOptions, result: _Result) -> None:
@@ -261,7 +293,9 @@ class ChunkRunner:
         result.changes.deletes.append(item.move_from.key)
         result.changes.drop_records.append(item.move_from.path)
         result.changes.upserts.append(entity)
-        result.changes.records.append(_record(item.path, item.key, item.snapshot, entity.content_hash))
+        result.changes.records.append(
+            _record(item.path, item.key, item.snapshot, entity.content_hash)
+        )
 
     # -- building blocks ----------------------------------------------------------------
 
@@ -281,20 +315,26 @@ class ChunkRunner:
         created = item.entity.created if item.entity else updated
         return Entity(item.key, text, parsed.body, parsed.metadata, created, updated)
 
-    def _write_entity(self, item: _Item, entity: Entity, options: RunOptions, result: _Result) -> None:
+    def _write_entity(
+        self, item: _Item, entity: Entity, options: RunOptions, result: _Result
+    ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
         data = entity.document.encode("utf-8")
         current = read_snapshot(self._root, item.path)
         expected = item.snapshot.file_hash if item.snapshot else None
         if (current.file_hash if current else None) != expected:
             # edited on disk since this chunk looked: never overwrite an edit (catalogue C1)
-            result.report.skipped.append(Skip(item.path, "file changed during the run; not overwritten"))
+            result.report.skipped.append(
+                Skip(item.path, "file changed during the run; not overwritten")
+            )
             return
         if current is not None and current.data == data:
             snapshot = current  # identical bytes: no write, mtime untouched
         else:
             info = atomic_write(self._root, item.path, data, entity.updated, fsync=options.fsync)
-            snapshot = FileSnapshot(item.path, b"", entity.content_hash, info.st_size, info.st_mtime_ns)
+            snapshot = FileSnapshot(
+                item.path, b"", entity.content_hash, info.st_size, info.st_mtime_ns
+            )
         result.changes.records.append(_record(item.path, entity.key, snapshot, entity.content_hash))
 
     @staticmethod

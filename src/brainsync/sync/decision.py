@@ -84,12 +84,25 @@ _TABLE: dict[tuple[Side, Side], Action] = {
 _ALLOWED: dict[Direction, frozenset[Action]] = {
     Direction.SYNC: frozenset(Action),
     Direction.IMPORT: frozenset(
-        {Action.NOTHING, Action.RECORD, Action.IMPORT, Action.CONFLICT, Action.DELETE_ENTITY,
-         Action.REIMPORT_DELETED, Action.DROP_RECORD}
+        {
+            Action.NOTHING,
+            Action.RECORD,
+            Action.IMPORT,
+            Action.CONFLICT,
+            Action.DELETE_ENTITY,
+            Action.REIMPORT_DELETED,
+            Action.DROP_RECORD,
+        }
     ),
     Direction.EXPORT: frozenset(
-        {Action.NOTHING, Action.RECORD, Action.EXPORT, Action.CONFLICT, Action.DELETE_FILE,
-         Action.DROP_RECORD}
+        {
+            Action.NOTHING,
+            Action.RECORD,
+            Action.EXPORT,
+            Action.CONFLICT,
+            Action.DELETE_FILE,
+            Action.DROP_RECORD,
+        }
     ),
 }
 
@@ -109,7 +122,9 @@ def decide(
     """
     present = (Side.UNCHANGED, Side.CHANGED, Side.NEW)
     if same_content and file in present and entity in present:
-        return Action.NOTHING if (file, entity) == (Side.UNCHANGED, Side.UNCHANGED) else Action.RECORD
+        return (
+            Action.NOTHING if (file, entity) == (Side.UNCHANGED, Side.UNCHANGED) else Action.RECORD
+        )
     action = _TABLE.get((file, entity), Action.NOTHING)
     if action in (Action.DELETE_ENTITY, Action.DELETE_FILE) and not propagate_deletes:
         return Action.NOTHING

@@ -20,7 +20,7 @@ from brainsync.sync.chunk import ChunkRunner, RunOptions
 from brainsync.sync.decision import Direction
 from brainsync.sync.files import FileIO
 from brainsync.sync.paths import PathMapper
-from brainsync.sync.planner import PlanRequest, Planner
+from brainsync.sync.planner import Planner, PlanRequest
 
 __all__ = ["LAST_RUN_META", "SyncEngine", "SyncOperation"]
 

@@ -1,0 +1,110 @@
+"""Job commands: ``jobs``, ``job show|follow|cancel|resume`` and ``worker``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from brainsync.errors import InvalidInputError
+from brainsync.interfaces.console import err, finish_job, follow, open_brain, out
+from brainsync.interfaces.render import job_dict, print_job, print_json
+from brainsync.jobs.records import JobState
+
+__all__ = ["register"]
+
+job_app = typer.Typer(help="Inspect and control one background job.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the job commands to the main app."""
+    app.add_typer(job_app, name="job")
+    app.command("jobs")(jobs_cmd)
+    app.command("worker")(worker_cmd)
+
+
+def _state(value: str | None) -> JobState | None:
+    if value is None:
+        return None
+    try:
+        return JobState(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in JobState)
+        raise InvalidInputError(f"job state must be one of {allowed}") from None
+
+
+def jobs_cmd(
+    ctx: typer.Context,
+    state: Annotated[
+        str | None, typer.Option("--state", help="queued, running, succeeded, failed or cancelled.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recent jobs, newest first."""
+    with open_brain(ctx) as brain:
+        jobs = brain.jobs(worker=False).list(_state(state), limit)
+    if as_json:
+        print_json(out, [job_dict(job) for job in jobs])
+        return
+    for job in jobs:
+        print_job(out, job, brief=True)
+
+
+@job_app.command("show")
+def job_show(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+    """One job: state, progress, times, result and every per-item error."""
+    with open_brain(ctx) as brain:
+        job = brain.jobs(worker=False).status(job_id)
+    if as_json:
+        print_json(out, job_dict(job))
+    else:
+        print_job(out, job, brief=False)
+
+
+@job_app.command("follow")
+def job_follow(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+    """Follow a job to its end (this process runs jobs meanwhile), then print its report."""
+    with open_brain(ctx) as brain:
+        job = follow(brain, job_id, quiet=as_json)
+    finish_job(job, as_json)
+
+
+@job_app.command("cancel")
+def job_cancel(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+    """Cancel a job: at once when queued or stalled, else at its next chunk boundary."""
+    with open_brain(ctx) as brain:
+        job = brain.jobs(worker=False).cancel(job_id)
+    _print_state(job_dict(job), as_json)
+
+
+@job_app.command("resume")
+def job_resume(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+    """Resume a cancelled or interrupted job from its last finished chunk."""
+    with open_brain(ctx) as brain:
+        job = brain.jobs(worker=False).resume(job_id)
+    _print_state(job_dict(job), as_json)
+
+
+def _print_state(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(out, data)
+    else:
+        out.print(f"job {data['id']}: {data['state']}", markup=False, highlight=False)
+
+
+def worker_cmd(ctx: typer.Context) -> None:
+    """Run queued jobs until interrupted (SIGINT or SIGTERM stop at a chunk boundary)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with open_brain(ctx) as brain:
+        from brainsync.jobs import run_worker
+
+        service = brain.jobs(worker=True)
+        err.print(f"worker {brain.settings.executor_id} running; Ctrl-C stops it")
+        run_worker(service, stop)
+    err.print("worker stopped; unfinished jobs resume when a worker starts again")

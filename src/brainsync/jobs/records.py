@@ -1,0 +1,83 @@
+"""What the job layer tells callers about a job: plain, frozen, engine-free records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from brainsync.report import Report
+
+__all__ = ["Job", "JobState", "Progress"]
+
+
+class JobState(enum.Enum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for the states a job never leaves on its own."""
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a job got: items done of the total, with rate and ETA when known."""
+
+    current: int
+    total: int
+    message: str
+    rate: float | None = None
+    eta_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (what the workflow publishes)."""
+        return {
+            "current": self.current,
+            "total": self.total,
+            "message": self.message,
+            "rate": self.rate,
+            "eta_seconds": self.eta_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Progress:
+        """Rebuild progress from :meth:`to_dict` output."""
+        return cls(
+            current=int(data.get("current", 0)),
+            total=int(data.get("total", 0)),
+            message=str(data.get("message", "")),
+            rate=data.get("rate"),
+            eta_seconds=data.get("eta_seconds"),
+        )
+
+
+#: Progress of a job that has not published any yet.
+NO_PROGRESS = Progress(current=0, total=0, message="")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A durable run of one operation, as last recorded in the job store."""
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    state: JobState
+    progress: Progress
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    result: Report | None
+    error: str | None
+    #: Running for longer than the service's deadline (catalogue K3).
+    stalled: bool
+    #: The lane (the resolved sync directory) the job holds while it runs.
+    directory_lock: str | None

@@ -1,0 +1,237 @@
+"""The job facade: enqueue, status, list, cancel, resume, wait, events.
+
+:class:`JobService` is what the app facade holds. It speaks only in brainsync records
+(:class:`Job`, :class:`Progress`, the events of :mod:`brainsync.jobs.events`); the engine
+behind it (DBOS Transact, :mod:`brainsync.jobs.engine`) is imported when a service opens,
+never when ``brainsync.jobs`` is imported, so quick commands stay quick.
+
+Modes:
+
+* ``start_worker=True`` (the laptop default, and ``brainsync worker``): this process also
+  runs jobs, in background threads. DBOS is process-global, so **a process runs at most
+  one worker service**; any number of services without a worker may coexist.
+* ``start_worker=False``: enqueue and observe only; any process with a worker on the same
+  system database picks the jobs up.
+
+Crash recovery (catalogue K1): a worker that starts with the executor id of a killed one
+resumes that worker's jobs from the chunk in flight. Executor ids must therefore be unique
+among live workers and stable across restarts of one worker (the default is the host
+name: one worker per host). A host that never comes back is handled by
+:meth:`JobService.recover` (all jobs of its executor id) or :meth:`JobService.resume` of a
+job reported ``stalled``.
+
+Progress is stored by the running job in the system database after every chunk, so
+:meth:`status` and :meth:`wait` see it from any process. Events reach :meth:`subscribe`
+callbacks only in the process that runs the job; elsewhere, :meth:`wait` with
+``on_progress`` polls.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from brainsync.errors import BrainsyncError, InvalidInputError, JobError
+from brainsync.jobs.events import JobCancelled, JobEvent
+from brainsync.jobs.operation import OperationFactory
+from brainsync.jobs.records import Job, JobState
+from brainsync.jobs.worker import CompletionWatcher, EventHub
+
+if TYPE_CHECKING:
+    from brainsync.jobs.engine import DbosEngine
+
+__all__ = ["JobService", "default_executor_id", "default_system_db_url"]
+
+
+def default_executor_id() -> str:
+    """This host's worker identity: stable across restarts, so recovery finds its jobs."""
+    return socket.gethostname() or "localhost"
+
+
+def default_system_db_url(home: Path) -> str:
+    """The job store of a brainsync home: a SQLite file beside the database."""
+    return f"sqlite:///{home / 'jobs.sqlite'}"
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Translate engine and driver errors into JobError at the facade's boundary."""
+    try:
+        yield
+    except BrainsyncError:
+        raise
+    except Exception as exc:
+        raise JobError(f"job store error: {exc}") from exc
+
+
+class JobService:
+    """Durable background jobs: the caller gets an id at once, a worker runs the job."""
+
+    def __init__(
+        self,
+        system_db_url: str,
+        factory: OperationFactory,
+        *,
+        executor_id: str | None = None,
+        deadline_seconds: float = 3600.0,
+        start_worker: bool = True,
+        poll_interval_seconds: float = 1.0,
+        retry_attempts: int = 5,
+        retry_interval_seconds: float = 0.5,
+        shutdown_timeout_seconds: float = 30.0,
+    ) -> None:
+        # Deferred: importing the engine imports dbos (about a second).
+        from brainsync.jobs.engine import DbosEngine
+
+        self._factory = factory
+        self._poll = poll_interval_seconds
+        self._retry = (retry_attempts, retry_interval_seconds)
+        self._shutdown_timeout = shutdown_timeout_seconds
+        self._hub = EventHub()
+        self._watcher: CompletionWatcher | None = None
+        self._closed = False
+        self._engine: DbosEngine = DbosEngine(
+            system_db_url,
+            executor_id=executor_id or default_executor_id(),
+            deadline_seconds=deadline_seconds,
+            poll_interval_seconds=poll_interval_seconds,
+        )
+        if start_worker:
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        from brainsync.jobs.workflow import WorkerBinding
+
+        watcher = CompletionWatcher(self._engine.find, self._hub.publish, self._poll)
+
+        def publish(event: JobEvent) -> None:
+            watcher.observe(event)
+            self._hub.publish(event)
+
+        binding = WorkerBinding(
+            factory=self._factory,
+            publish=publish,
+            control=self._engine,
+            stopping=threading.Event(),
+            retry_attempts=self._retry[0],
+            retry_interval_seconds=self._retry[1],
+        )
+        try:
+            self._engine.start_worker(binding)
+        except BaseException:
+            self._engine.close()
+            raise
+        watcher.start()
+        self._watcher = watcher
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def worker_running(self) -> bool:
+        """Whether this process executes jobs."""
+        return self._watcher is not None
+
+    def close(self) -> None:
+        """Stop the worker (jobs stop at a chunk boundary and are handed back), then close."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._watcher is not None:
+            self._engine.stop_worker(self._shutdown_timeout)
+            self._watcher.stop()
+            self._watcher = None
+        self._engine.close()
+
+    def __enter__(self) -> JobService:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- jobs ----------------------------------------------------------------------
+
+    def enqueue(self, kind: str, params: dict[str, Any], *, lane: str) -> str:
+        """Queue a job and return its id at once; jobs of one ``lane`` never overlap."""
+        if not kind or not lane:
+            raise InvalidInputError("a job needs a kind and a lane")
+        try:
+            json.dumps(params)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"job parameters must be JSON: {exc}") from exc
+        with _store_errors():
+            return self._engine.enqueue(kind, params, lane)
+
+    def status(self, job_id: str) -> Job:
+        """The job as last recorded; NotFoundError if there is no such job."""
+        with _store_errors():
+            return self._engine.get(job_id)
+
+    def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
+        """The newest jobs first, optionally only those in ``state``."""
+        with _store_errors():
+            return self._engine.newest(state, limit)
+
+    def cancel(self, job_id: str, *, force: bool = False) -> Job:
+        """Cancel a job: a queued one at once, a running one at its next chunk boundary.
+
+        A stalled job (or any job with ``force=True``) is marked cancelled at once, which
+        frees its lane even though a hung chunk may still be running somewhere.
+        """
+        with _store_errors():
+            before = self._engine.get(job_id)
+            job = self._engine.cancel(job_id, force=force or before.stalled)
+        watched = self._watcher is not None and self._watcher.tracks(job_id)
+        if job.state is JobState.CANCELLED and not before.state.finished and not watched:
+            self._hub.publish(JobCancelled(job_id))
+        return job
+
+    def resume(self, job_id: str) -> Job:
+        """Restart a cancelled or crashed job from its last finished chunk."""
+        with _store_errors():
+            return self._engine.resume(job_id)
+
+    def recover(self, executor_id: str) -> builtins.list[str]:
+        """Queue again the jobs a dead worker left running; returns their ids."""
+        with _store_errors():
+            return self._engine.recover(executor_id)
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        on_progress: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Block until the job finishes and return it; JobError after ``timeout`` seconds.
+
+        ``on_progress`` is called with the job whenever its state or progress changed.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = min(self._poll, 0.1)
+        seen: tuple[object, ...] | None = None
+        while True:
+            job = self.status(job_id)
+            if on_progress is not None and (job.state, job.progress) != seen:
+                seen = (job.state, job.progress)
+                on_progress(job)
+            if job.state.finished:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobError(f"job {job_id} still {job.state.value} after {timeout} s")
+            time.sleep(interval)
+
+    def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with the events of jobs run here; returns an unsubscribe."""
+        return self._hub.subscribe(callback)

@@ -1,0 +1,144 @@
+"""Running jobs: the event fan-out, the completion watcher and ``run_worker``.
+
+A job's last durable write (its outcome) is made by DBOS after the workflow function has
+returned, so the workflow cannot announce its own end. The :class:`CompletionWatcher`
+follows the jobs that started in this process and announces their outcome once it is
+stored: that keeps the promise that an event is published after the state it describes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from brainsync.errors import JobError
+from brainsync.jobs.events import JobCancelled, JobCompleted, JobEvent, JobFailed, JobStarted
+from brainsync.jobs.records import Job, JobState
+from brainsync.report import Report
+
+if TYPE_CHECKING:
+    from brainsync.jobs.service import JobService
+
+__all__ = ["CompletionWatcher", "EventHub", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[JobEvent], None]
+
+
+class EventHub:
+    """Delivers job events to the callbacks subscribed in this process."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Add ``callback``; return a function that removes it again."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def publish(self, event: JobEvent) -> None:
+        """Call every subscriber; a failing subscriber never breaks a job."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:
+                # The top of the call stack for subscribers: log here, once.
+                log.exception("job event subscriber failed on %s", event.name)
+
+
+def terminal_event(job: Job) -> JobEvent | None:
+    """The event that announces a finished job, or None while it is not finished."""
+    if job.state is JobState.SUCCEEDED:
+        return JobCompleted(job.id, job.result or Report())
+    if job.state is JobState.FAILED:
+        return JobFailed(job.id, job.error or "unknown error")
+    if job.state is JobState.CANCELLED:
+        return JobCancelled(job.id)
+    return None
+
+
+class CompletionWatcher:
+    """Announces the outcome of the jobs that started in this process, once stored."""
+
+    def __init__(
+        self,
+        find: Callable[[list[str]], Iterable[Job]],
+        publish: Callable[[JobEvent], None],
+        interval: float,
+    ) -> None:
+        self._find = find
+        self._publish = publish
+        self._interval = interval
+        self._tracked: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="brainsync-job-watcher", daemon=True
+        )
+
+    def start(self) -> None:
+        """Start watching in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, after a last look so that outcomes stored just now are announced."""
+        self._stop.set()
+        self._thread.join()
+        self.sweep()
+
+    def observe(self, event: JobEvent) -> None:
+        """Follow a job from its start on (wired in front of the event hub)."""
+        if isinstance(event, JobStarted):
+            with self._lock:
+                self._tracked.add(event.job_id)
+
+    def tracks(self, job_id: str) -> bool:
+        """Whether this watcher will announce the outcome of ``job_id``."""
+        with self._lock:
+            return job_id in self._tracked
+
+    def sweep(self) -> None:
+        """Announce every followed job that has finished."""
+        with self._lock:
+            ids = sorted(self._tracked)
+        if not ids:
+            return
+        for job in self._find(ids):
+            event = terminal_event(job)
+            if event is None:
+                continue
+            with self._lock:
+                self._tracked.discard(job.id)
+            self._publish(event)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.sweep()
+            except Exception:
+                # A store hiccup must not kill the watcher; the next sweep retries.
+                log.exception("job completion watcher failed")
+
+
+def run_worker(service: JobService, stop: threading.Event) -> None:
+    """Run jobs until ``stop`` is set: the body of ``brainsync worker``.
+
+    ``service`` must have been opened with ``start_worker=True``; its background threads
+    do the work, this call only keeps the process in it until asked to stop.
+    """
+    if not service.worker_running:
+        raise JobError("this job service was opened without a worker")
+    stop.wait()
