@@ -20,9 +20,21 @@ def _touch(root: Path, rel: str, text: str = "x") -> None:
 def test_ignored_paths(tmp_path: Path) -> None:
     kept = ["a.md", "post/b.md", "ideas/2024/c.md", "_index.md"]
     ignored = [
-        ".git/x.md", ".obsidian/y.md", ".brainsync/z.md", "_drafts/d.md", "notes.txt",
-        "~lock.md", "e.md~", "#f.md#", ".g.md.swp", "h.md.tmp", "a.conflict-0123abcd.md",
-        "k.invalid", "merge{1}.md", "{tmpl}/l.md", "UPPER.MD",
+        ".git/x.md",
+        ".obsidian/y.md",
+        ".brainsync/z.md",
+        "_drafts/d.md",
+        "notes.txt",
+        "~lock.md",
+        "e.md~",
+        "#f.md#",
+        ".g.md.swp",
+        "h.md.tmp",
+        "a.conflict-0123abcd.md",
+        "k.invalid",
+        "merge{1}.md",
+        "{tmpl}/l.md",
+        "UPPER.MD",
     ]
     for rel in kept + ignored:
         _touch(tmp_path, rel)
@@ -74,7 +86,9 @@ def test_unusable_root(tmp_path: Path, kind: str) -> None:
         scan(root, 1024)
 
 
-def test_unreadable_subfolder_shadows_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_subfolder_shadows_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _touch(tmp_path, "ok/a.md")
     _touch(tmp_path, "locked/b.md")
     real = os.scandir
