@@ -153,7 +153,12 @@ class Brain:
                 f"conflict policy must be one of {', '.join(CONFLICT_POLICIES)}"
             )
         options = RunOptions(
-            direction, policy, s.propagate_deletes, bool(params.get("dry_run", False)), s.fsync
+            direction,
+            policy,
+            s.propagate_deletes,
+            bool(params.get("dry_run", False)),
+            s.fsync,
+            s.chunk_pause_seconds,
         )
         return request, options
 

@@ -45,6 +45,7 @@ class Settings:
     job_deadline_seconds: float = 3600.0
     executor_id: str = field(default_factory=socket.gethostname)
     fsync: bool = False
+    chunk_pause_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.conflict_policy not in CONFLICT_POLICIES:

@@ -74,6 +74,7 @@ class DbosEngine:
         self._poll = poll_interval_seconds
         self._worker: WorkerBinding | None = None
         self._active: set[str] = set()
+        self._stopped: set[str] = set()
         self._active_changed = threading.Condition()
         try:
             # A client never creates the schema; the first process to open the store does.
@@ -133,21 +134,13 @@ class DbosEngine:
         with self._active_changed:
             while self._active and time.monotonic() < deadline:
                 self._active_changed.wait(deadline - time.monotonic())
-            still_running = set(self._active)
+            stopped = self._stopped - self._active
         # Hand back only after DBOS stopped dequeuing, or it could claim them again.
         DBOS.destroy()
         unbind()
         self._worker = None
-        rows = self._client.list_workflows(
-            name=WORKFLOW_NAME,
-            status="PENDING",
-            executor_id=self._executor_id,
-            load_input=False,
-            load_output=False,
-        )
-        for row in rows:
-            if row.workflow_id not in still_running:
-                self._reclaim(row.workflow_id, self._executor_id)
+        for job_id in sorted(stopped):
+            self._reclaim(job_id, self._executor_id)
 
     # -- RunControl (called by running workflows) ----------------------------------
 
@@ -166,6 +159,11 @@ class DbosEngine:
         """Count the job as running here (``stop_worker`` waits for these)."""
         with self._active_changed:
             self._active.add(job_id)
+
+    def run_stopped(self, job_id: str) -> None:
+        """Remember a job stopped by the shutdown: ``stop_worker`` hands it back."""
+        with self._active_changed:
+            self._stopped.add(job_id)
 
     def run_ended(self, job_id: str) -> None:
         """The job's code left this process."""

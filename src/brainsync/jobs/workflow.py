@@ -75,6 +75,10 @@ class RunControl(Protocol):
         """The job's code stopped running in this process (whatever the outcome)."""
         ...
 
+    def run_stopped(self, job_id: str) -> None:
+        """The job stopped at a boundary because the worker shuts down."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkerBinding:
@@ -160,6 +164,9 @@ class _JobRun:
         try:
             self._binding.publish(JobStarted(self._job_id, self._kind, self._lane))
             return self._run(self._operation()).to_dict()
+        except WorkerStopping:
+            control.run_stopped(self._job_id)
+            raise
         finally:
             control.run_ended(self._job_id)
 

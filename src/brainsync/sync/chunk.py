@@ -37,6 +37,7 @@ class RunOptions:
     propagate_deletes: bool = True
     dry_run: bool = False
     fsync: bool = False
+    pause_seconds: float = 0.0  # throttle: a pause before each chunk leaves I/O to others
 
 
 @dataclass

@@ -7,6 +7,7 @@ tests. Both paths execute exactly the same code.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,8 @@ class SyncOperation:
 
     def run_chunk(self, chunk: Chunk) -> Report:
         """Run one chunk; idempotent, so a chunk re-run after a crash changes nothing more."""
+        if self._options.pause_seconds and chunk["items"]:
+            time.sleep(self._options.pause_seconds)
         report = self._engine.runner.run(chunk["items"], self._options)
         if "carry" in chunk:
             report.merge(Report.from_dict(chunk["carry"]))

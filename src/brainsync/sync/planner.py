@@ -188,10 +188,10 @@ class Planner:
         emptied = not inv.scan.files and tracked and req.direction is not Direction.EXPORT
         if emptied and not req.force_deletes:
             raise RootUnavailableError(
-                    f"sync directory {self._root} is empty but {tracked} files were synced "
-                    "before; refusing to delete every entity (unmounted? use --force-deletes "
-                    "if you really emptied it)"
-                )
+                f"sync directory {self._root} is empty but {tracked} files were synced "
+                "before; refusing to delete every entity (unmounted? use --force-deletes "
+                "if you really emptied it)"
+            )
         if not req.propagate_deletes or req.force_deletes:
             return
         deletions = sum(1 for item in candidates if self._would_delete(item, inv, req.direction))
