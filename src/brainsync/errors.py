@@ -24,7 +24,6 @@ from __future__ import annotations
 
 __all__ = [
     "EXIT_ITEMS_FAILED",
-    "error_from_description",
     "BrainsyncError",
     "ConfigError",
     "ConflictError",
@@ -39,6 +38,7 @@ __all__ = [
     "StoreError",
     "TransientStoreError",
     "UnsafePathError",
+    "error_from_description",
 ]
 
 #: Exit code of a run that finished but where some items failed (the report lists them).
