@@ -265,6 +265,8 @@ class Brain:
         self._check_version(key, existing, if_version)
         if text is None:
             text = render(dict(metadata or {}), content or "")
+        if "\x00" in text:
+            raise InvalidInputError("a document cannot contain a NUL character (binary data?)")
         parsed = parse(text)
         self.types[type].validate(parsed.metadata)
         now = datetime.now(UTC)
@@ -313,6 +315,9 @@ class Brain:
             raise InvalidInputError(f"unknown entity type {type!r}")
         if not id:
             raise InvalidInputError("an entity id cannot be empty")
+        if "\x00" in id:
+            # PostgreSQL cannot store NUL in text: refuse it everywhere, alike
+            raise InvalidInputError("an entity id cannot contain a NUL character")
         self.engine.mapper.to_path(EntityKey(type, id))  # rejects ids no file can hold
         return EntityKey(type, id)
 

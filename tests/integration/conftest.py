@@ -1,0 +1,142 @@
+"""Fixtures for the integration tests: a real directory and a real store on each backend.
+
+``make_brain`` opens a :class:`~brainsync.app.Brain` on ``tmp_path/"brain"`` (state in
+``tmp_path/"state"``) over the parametrised ``store_url`` (SQLite and PostgreSQL); every
+brain it opens is closed at teardown. ``disk`` writes and reads the sync directory and
+``rows`` reads the store back, so a test can assert bytes, mtimes, rows and versions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brainsync.app import Brain
+from brainsync.config import Settings
+from brainsync.entities import Entity
+
+BrainFactory = Callable[..., Brain]
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file's bytes and mtime, to compare before and after a run."""
+
+    data: bytes
+    mtime_ns: int
+
+
+class Disk:
+    """Writes and reads files under one folder (the sync root, by default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, data: str | bytes, *, mtime_ns: int | None = None) -> Path:
+        """Write ``rel`` (folders made) and optionally set its mtime."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        if mtime_ns is not None:
+            os.utime(path, ns=(mtime_ns, mtime_ns))
+        return path
+
+    def edit(self, rel: str, data: str | bytes) -> Path:
+        """Rewrite ``rel`` and move its mtime forward, so no stat can miss the edit."""
+        path = self.root / rel
+        before = path.stat().st_mtime_ns
+        self.write(rel, data)
+        later = max(path.stat().st_mtime_ns, before + 2_000_000_000)
+        os.utime(path, ns=(later, later))
+        return path
+
+    def read(self, rel: str) -> bytes:
+        """The bytes of ``rel``."""
+        return (self.root / rel).read_bytes()
+
+    def tree(self) -> dict[str, FileState]:
+        """Every file under the folder (dot-folders too), by relative POSIX path."""
+        found: dict[str, FileState] = {}
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = Path(folder) / name
+                rel = path.relative_to(self.root).as_posix()
+                found[rel] = FileState(path.read_bytes(), path.stat().st_mtime_ns)
+        return found
+
+
+def all_entities(brain: Brain) -> dict[str, Entity]:
+    """Every entity in the brain's store, by ``type:id`` (all pages)."""
+    found: dict[str, Entity] = {}
+    after = None
+    while True:
+        page = brain.list_entities(after=after, limit=500)
+        found.update((str(entity.key), entity) for entity in page)
+        if len(page) < 500:
+            return found
+        after = page[-1].key
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The sync directory (``make_brain`` creates it unless told not to)."""
+    return tmp_path / "brain"
+
+
+@pytest.fixture
+def disk(root: Path) -> Disk:
+    """File helpers on the sync directory."""
+    return Disk(root)
+
+
+@pytest.fixture
+def rows() -> Callable[[Brain], dict[str, Entity]]:
+    """``rows(brain)``: every entity in the store, by ``type:id``."""
+    return all_entities
+
+
+@pytest.fixture
+def make_brain(tmp_path: Path, root: Path, store_url: str) -> Iterator[BrainFactory]:
+    """Brains on one directory and one store; ``create=False`` leaves the root unmade."""
+    opened: list[Brain] = []
+
+    def factory(*, create: bool = True, **overrides: Any) -> Brain:
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {
+            "home": tmp_path / "state",
+            "db": store_url,
+            "io_threads": 2,
+            **overrides,
+        }
+        settings = Settings(directory=root, **options)
+        brain = Brain(settings)
+        opened.append(brain)
+        return brain
+
+    yield factory
+    for brain in opened:
+        brain.close()
+
+
+@pytest.fixture
+def brain(make_brain: BrainFactory) -> Brain:
+    """A brain with the default settings (keep-both conflicts, deletes propagate)."""
+    return make_brain()
+
+
+def planned_items(brain: Brain, kind: str = "sync", **params: Any) -> list[dict[str, Any]]:
+    """The items a run of ``kind`` would act on (the plan's candidates; no chunk runs)."""
+    operation = brain.engine.operation(*brain.request(kind, params))
+    return [item for chunk in operation.plan() for item in chunk["items"]]
+
+
+@pytest.fixture
+def planned() -> Callable[..., list[dict[str, Any]]]:
+    """``planned(brain, kind="sync")``: the candidate items of the next run's plan."""
+    return planned_items
