@@ -54,6 +54,11 @@ def _settings(tmp_path: Path, name: str, store_url: str, jobs_url: str | None) -
     )
 
 
+def _jobs_url(store_url: str) -> str | None:
+    """Scale-out mode keeps the job store in PostgreSQL too; the default is SQLite."""
+    return store_url if store_url.startswith("postgresql") else None
+
+
 def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
     env.update(
@@ -141,7 +146,7 @@ def test_k1_export_killed_mid_way_resumes_to_the_same_tree(
     tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
 ) -> None:
     reference = _settings(tmp_path, "reference", store_url, None)
-    crash = _settings(tmp_path, "crash", store_url, None)
+    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
     for settings in (reference, crash):
         settings.directory.mkdir(parents=True)
         with Brain(settings) as brain:
@@ -172,7 +177,7 @@ def test_k1_import_killed_mid_way_resumes_to_the_same_rows(
         brain.store.apply(ChangeSet(upserts=_entities()))
         brain.export()
     reference = _settings(tmp_path, "reference", store_url, None)
-    crash = _settings(tmp_path, "crash", store_url, None)
+    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
     for settings in (reference, crash):
         settings.root.parent.mkdir(parents=True)
         subprocess.run(["cp", "-a", str(source.root), str(settings.root)], check=True)

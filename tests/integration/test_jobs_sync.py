@@ -212,23 +212,46 @@ def test_k7_more_entities_than_any_page(
     assert store.count() == 666
 
 
+class _Locker:
+    """Holds the store's write lock from another connection, released after a delay."""
+
+    def __init__(self, brain: Brain) -> None:
+        brain.store.count()  # the schema exists before the lock is taken
+        url = brain.settings.store_url
+        if brain.store.dialect == "sqlite":
+            self._conn: Any = sqlite3.connect(
+                url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("BEGIN IMMEDIATE")
+        else:
+            import psycopg
+
+            dsn = url.replace("postgresql+psycopg://", "postgresql://")
+            self._conn = psycopg.connect(dsn)
+            self._conn.execute("LOCK TABLE entities IN ACCESS EXCLUSIVE MODE")
+        self._timer = threading.Timer(
+            1.0,
+            self._conn.commit
+            if brain.store.dialect != "sqlite"
+            else lambda: self._conn.execute("COMMIT"),
+        )
+
+    def __enter__(self) -> _Locker:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.join()
+        self._conn.close()
+
+
 def test_k8_locked_database_during_import_is_retried(make_brain: BrainFactory, disk: Any) -> None:
     brain = make_brain(chunk_size=20)
-    if brain.store.dialect != "sqlite":
-        pytest.skip("the lock is taken with sqlite3; PostgreSQL retries are in the contract tests")
     for i in range(60):
         disk.write(f"k8/{i:02d}.md", f"---\ntitle: t{i}\n---\n")
-    path = brain.settings.store_url.removeprefix("sqlite:///")
-    brain.store.count()  # the schema exists before the lock is taken
-    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    locker.execute("BEGIN IMMEDIATE")
-    release = threading.Timer(1.0, lambda: locker.execute("COMMIT"))
-    release.start()
-    try:
+    with _Locker(brain):
         job = brain.wait(brain.start("import"), timeout=120)
-    finally:
-        release.join()
-        locker.close()
     assert job.state is JobState.SUCCEEDED and job.result is not None
     assert job.result.created == 60 and job.result.errors == []
+    assert job.result.skipped == []
     assert brain.store.count() == 60
