@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from brainsync.config import CONFLICT_POLICIES, Settings
 from brainsync.entities import Entity, EntityKey, EntityType
-from brainsync.errors import BrainsyncError, ConflictError, InvalidInputError, NotFoundError
+from brainsync.errors import (
+    BrainsyncError,
+    ConflictError,
+    InvalidInputError,
+    JobError,
+    NotFoundError,
+)
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.plugins import build_plugin_manager, entity_types
 from brainsync.report import Report
@@ -31,6 +37,7 @@ from brainsync.sync.planner import PlanRequest
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job, JobService
+    from brainsync.jobs.lock import WorkerLock
     from brainsync.sync.engine import SyncOperation
 
 __all__ = ["Brain", "Status"]
@@ -78,6 +85,7 @@ class Brain:
         self._io: FileIO | None = None
         self._engine: SyncEngine | None = None
         self._jobs: JobService | None = None
+        self._worker_lock: WorkerLock | None = None
         self._others: dict[Path, Brain] = {}
         self._lock = threading.Lock()
 
@@ -94,6 +102,9 @@ class Brain:
         if self._jobs is not None:
             self._jobs.close()
             self._jobs = None
+        if self._worker_lock is not None:
+            self._worker_lock.release()
+            self._worker_lock = None
         for other in self._others.values():
             other.close()
         self._others.clear()
@@ -186,15 +197,19 @@ class Brain:
 
     # -- durable jobs ----------------------------------------------------------------------
 
-    def jobs(self, *, worker: bool = True) -> JobService:
+    def jobs(self, *, worker: bool = True, require_worker: bool = False) -> JobService:
         """The job service, opened on first use; ``worker`` makes this process run jobs.
 
-        The first call decides: a brain whose service runs without a worker stays so.
+        Only one process per executor id runs jobs (a lock in the state folder): when
+        another live worker holds it, this process enqueues and observes, and that worker
+        does the work, unless ``require_worker`` makes that an error. The first call
+        decides the mode for the life of this brain.
         """
         if self._jobs is None:
             from brainsync.jobs import JobService  # imports the job engine: only when needed
 
             self.settings.state_home.mkdir(parents=True, exist_ok=True)
+            worker = worker and self._take_worker_lock(require_worker)
             self._jobs = JobService(
                 self.settings.jobs_url,
                 self._operation,
@@ -203,6 +218,19 @@ class Brain:
                 start_worker=worker,
             )
         return self._jobs
+
+    def _take_worker_lock(self, required: bool) -> bool:
+        from brainsync.jobs.lock import WorkerLock
+
+        self._worker_lock = WorkerLock(self.settings.state_home, self.settings.executor_id)
+        if self._worker_lock.acquire():
+            return True
+        if required:
+            raise JobError(
+                f"a worker with executor id {self.settings.executor_id!r} already runs here "
+                f"({self._worker_lock.path}); give this one another BRAINSYNC_EXECUTOR_ID"
+            )
+        return False
 
     def start(
         self, kind: str, params: Mapping[str, Any] | None = None, *, worker: bool = True

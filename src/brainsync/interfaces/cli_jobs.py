@@ -104,7 +104,7 @@ def worker_cmd(ctx: typer.Context) -> None:
     with open_brain(ctx) as brain:
         from brainsync.jobs import run_worker
 
-        service = brain.jobs(worker=True)
+        service = brain.jobs(worker=True, require_worker=True)
         err.print(f"worker {brain.settings.executor_id} running; Ctrl-C stops it")
         run_worker(service, stop)
     err.print("worker stopped; unfinished jobs resume when a worker starts again")

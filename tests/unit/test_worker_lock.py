@@ -1,0 +1,24 @@
+"""One live worker per executor id: the advisory lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from brainsync.jobs.lock import WorkerLock
+
+
+def test_second_holder_is_refused_until_release(tmp_path: Path) -> None:
+    first = WorkerLock(tmp_path, "host/a")
+    second = WorkerLock(tmp_path, "host/a")
+    assert first.acquire()
+    assert first.acquire()  # idempotent for its holder
+    assert not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
+    assert first.path.name == "worker-host_a.lock"
+
+
+def test_other_ids_do_not_conflict(tmp_path: Path) -> None:
+    with WorkerLock(tmp_path, "a") as a, WorkerLock(tmp_path, "b") as b:
+        assert a.acquire() and b.acquire()
