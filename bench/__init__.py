@@ -1,0 +1,1 @@
+"""brainsync benchmarks: ``python -m bench --size 10000`` (not tests; run on purpose)."""
