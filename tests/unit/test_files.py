@@ -11,19 +11,20 @@ import pytest
 
 from brainsync.errors import UnsafePathError
 from brainsync.sync.files import FileIO, atomic_write, read_snapshot, remove_file
+from brainsync.sync.paths import PathGuard
 
 
 def test_atomic_write_sets_mtime_and_leaves_no_temp(tmp_path: Path) -> None:
     when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    info = atomic_write(tmp_path, "a/b/c.md", b"hello", when)
+    info = atomic_write(PathGuard(tmp_path), "a/b/c.md", b"hello", when)
     assert (tmp_path / "a/b/c.md").read_bytes() == b"hello"
     assert info.st_mtime_ns == int(when.timestamp()) * 1_000_000_000
     assert sorted(p.name for p in (tmp_path / "a/b").iterdir()) == ["c.md"]
 
 
 def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
-    atomic_write(tmp_path, "x.md", b"old content that is long", None)
-    atomic_write(tmp_path, "x.md", b"new", None)
+    atomic_write(PathGuard(tmp_path), "x.md", b"old content that is long", None)
+    atomic_write(PathGuard(tmp_path), "x.md", b"new", None)
     assert (tmp_path / "x.md").read_bytes() == b"new"
 
 
@@ -35,18 +36,18 @@ def test_writes_never_leave_the_root(tmp_path: Path) -> None:
     (root / "link").symlink_to(outside)
     for rel in ["../escape.md", "/abs.md", "link/x.md"]:
         with pytest.raises(UnsafePathError):
-            atomic_write(root, rel, b"x", None)
+            atomic_write(PathGuard(root), rel, b"x", None)
     assert list(outside.iterdir()) == []
     assert not (tmp_path / "escape.md").exists()
 
 
 def test_read_snapshot(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_bytes(b"abc")
-    snap = read_snapshot(tmp_path, "a.md")
+    snap = read_snapshot(PathGuard(tmp_path), "a.md")
     assert snap is not None
     assert (snap.data, snap.size) == (b"abc", 3)
     assert snap.file_hash == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert read_snapshot(tmp_path, "missing.md") is None
+    assert read_snapshot(PathGuard(tmp_path), "missing.md") is None
 
 
 def test_read_snapshot_does_not_follow_a_final_symlink(tmp_path: Path) -> None:
@@ -56,13 +57,13 @@ def test_read_snapshot_does_not_follow_a_final_symlink(tmp_path: Path) -> None:
     root.mkdir()
     (root / "s.md").symlink_to(secret)
     with pytest.raises(OSError):
-        read_snapshot(root, "s.md")
+        read_snapshot(PathGuard(root), "s.md")
 
 
 def test_remove_file(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("x")
-    assert remove_file(tmp_path, "a.md") is True
-    assert remove_file(tmp_path, "a.md") is False
+    assert remove_file(PathGuard(tmp_path), "a.md") is True
+    assert remove_file(PathGuard(tmp_path), "a.md") is False
 
 
 def test_pool_keeps_order_and_uses_threads() -> None:
@@ -98,5 +99,5 @@ def test_temp_files_are_dot_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", spy)
-    atomic_write(tmp_path, "n.md", b"x", None)
+    atomic_write(PathGuard(tmp_path), "n.md", b"x", None)
     assert names and names[0].startswith(".n.md.") and names[0].endswith(".tmp")

@@ -24,6 +24,7 @@ from brainsync.store import ChangeSet, EntityChange, Store, SyncRecord
 from brainsync.sync.decision import Action, Direction, decide, side_of
 from brainsync.sync.files import FileIO, FileSnapshot, atomic_write, read_snapshot, remove_file
 from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
+from brainsync.sync.paths import PathGuard
 
 __all__ = ["ChunkRunner", "RunOptions"]
 
@@ -46,6 +47,7 @@ class _Item:
     key: EntityKey
     record: SyncRecord | None
     entity: Entity | None
+    guard: PathGuard
     snapshot: FileSnapshot | None = None
     move_from: SyncRecord | None = None
     move_entity: Entity | None = None
@@ -106,9 +108,10 @@ class ChunkRunner:
         entities = self._store.get_many(keys)
         records = self._store.get_records(paths)
         loaded = []
+        guard = PathGuard(self._root)  # one per chunk: folders verified once per chunk
         for raw in items:
             key = EntityKey.parse(raw["key"])
-            item = _Item(raw["path"], key, records.get(raw["path"]), entities.get(key))
+            item = _Item(raw["path"], key, records.get(raw["path"]), entities.get(key), guard)
             if "from" in raw:
                 item.move_from = records.get(raw["from"])
                 item.move_entity = entities.get(EntityKey.parse(raw["from_key"]))
@@ -118,7 +121,7 @@ class ChunkRunner:
     def _process(self, item: _Item, options: RunOptions) -> _Result:
         result = _Result()
         try:
-            item.snapshot = read_snapshot(self._root, item.path)
+            item.snapshot = read_snapshot(item.guard, item.path)
             self._act(item, options, result)
         except BrainsyncError as exc:
             result.report.errors.append(ItemError(item.path, str(exc)))
@@ -165,7 +168,7 @@ class ChunkRunner:
         if source is None or item.entity is not None:
             return False
         unchanged = old is None or old.content_hash == source.entity_hash
-        return unchanged and not os.path.lexists(self._root / source.path)
+        return unchanged and not os.path.lexists(item.guard.check(source.path))
 
     # -- actions ------------------------------------------------------------------------
 
@@ -231,7 +234,7 @@ class ChunkRunner:
             copy = conflict_copy_path(item.path, item.entity.content_hash)
             if not options.dry_run:
                 data = item.entity.document.encode("utf-8")
-                atomic_write(self._root, copy, data, item.entity.updated, fsync=options.fsync)
+                atomic_write(item.guard, copy, data, item.entity.updated, fsync=options.fsync)
         resolution = (
             "kept both: file imported, database version saved as copy"
             if copy
@@ -245,7 +248,7 @@ class ChunkRunner:
             )
 
     def _do_delete_entity(self, item: _Item, options: RunOptions, result: _Result) -> None:
-        if os.path.lexists(self._root / item.path):
+        if os.path.lexists(item.guard.check(item.path)):
             result.report.skipped.append(Skip(item.path, "file reappeared; not deleted"))
             return
         result.report.deleted += 1
@@ -258,12 +261,12 @@ class ChunkRunner:
         result.report.deleted += 1
         if options.dry_run:
             return
-        fresh = read_snapshot(self._root, item.path)
+        fresh = read_snapshot(item.guard, item.path)
         if fresh is not None and fresh.file_hash != item.snapshot.file_hash:
             result.report.deleted -= 1
             result.report.skipped.append(Skip(item.path, "file changed just now; not deleted"))
             return
-        remove_file(self._root, item.path)
+        remove_file(item.guard, item.path)
         result.changes.drop_records.append(item.path)
 
     def _do_reimport_deleted(self, item: _Item, options: RunOptions, result: _Result) -> None:
@@ -321,22 +324,35 @@ class ChunkRunner:
     ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
         data = entity.document.encode("utf-8")
-        current = read_snapshot(self._root, item.path)
-        expected = item.snapshot.file_hash if item.snapshot else None
-        if (current.file_hash if current else None) != expected:
+        if self._changed_since_read(item):
             # edited on disk since this chunk looked: never overwrite an edit (catalogue C1)
             result.report.skipped.append(
                 Skip(item.path, "file changed during the run; not overwritten")
             )
             return
-        if current is not None and current.data == data:
-            snapshot = current  # identical bytes: no write, mtime untouched
-        else:
-            info = atomic_write(self._root, item.path, data, entity.updated, fsync=options.fsync)
+        snapshot = item.snapshot
+        if snapshot is None or snapshot.data != data:
+            info = atomic_write(item.guard, item.path, data, entity.updated, fsync=options.fsync)
             snapshot = FileSnapshot(
                 item.path, b"", entity.content_hash, info.st_size, info.st_mtime_ns
-            )
+            )  # identical bytes are never rewritten: the mtime stays
         result.changes.records.append(_record(item.path, entity.key, snapshot, entity.content_hash))
+
+    @staticmethod
+    def _changed_since_read(item: _Item) -> bool:
+        """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
+        target = item.guard.check(item.path)
+        try:
+            info = os.lstat(target)
+        except FileNotFoundError:
+            return item.snapshot is not None
+        seen = item.snapshot
+        if seen is None:
+            return True
+        if (info.st_size, info.st_mtime_ns) == (seen.size, seen.mtime_ns):
+            return False
+        current = read_snapshot(item.guard, item.path)
+        return current is None or current.file_hash != seen.file_hash
 
     @staticmethod
     def _conflict(item: _Item, resolution: str, copy: str | None, result: _Result) -> None:

@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TypeVar
 
-from brainsync.sync.paths import ensure_inside
+from brainsync.sync.paths import PathGuard
 
-__all__ = ["FileIO", "FileSnapshot", "atomic_write", "read_snapshot"]
+__all__ = ["FileIO", "FileSnapshot", "atomic_write", "read_snapshot", "remove_file"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,9 +36,9 @@ class FileSnapshot:
     mtime_ns: int
 
 
-def read_snapshot(root: Path, rel: str) -> FileSnapshot | None:
-    """Read one file under ``root``; ``None`` when it does not exist (any more)."""
-    target = ensure_inside(root, rel)
+def read_snapshot(guard: PathGuard, rel: str) -> FileSnapshot | None:
+    """Read one file under the guard's root; ``None`` when it does not exist (any more)."""
+    target = guard.check(rel)
     try:
         fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except (FileNotFoundError, NotADirectoryError):
@@ -51,18 +50,18 @@ def read_snapshot(root: Path, rel: str) -> FileSnapshot | None:
 
 
 def atomic_write(
-    root: Path, rel: str, data: bytes, mtime: datetime | None, *, fsync: bool = False
+    guard: PathGuard, rel: str, data: bytes, mtime: datetime | None, *, fsync: bool = False
 ) -> os.stat_result:
-    """Write ``data`` to ``root/rel`` atomically and return the new file's stat.
+    """Write ``data`` to ``rel`` under the guard's root atomically; return the new stat.
 
     The temp file starts with a dot, so a scan that runs meanwhile ignores it.
     """
-    target = ensure_inside(root, rel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ensure_inside(root, rel)  # the folders now exist: check again that none is a link out
-    temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    target = guard.make_parent(rel)
+    folder, name = os.path.split(target)
+    temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     try:
-        with temp.open("xb") as handle:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if fsync:
                 handle.flush()
@@ -73,14 +72,14 @@ def atomic_write(
         os.replace(temp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-    return target.stat()
+            os.unlink(temp)
+    return os.stat(target, follow_symlinks=False)
 
 
-def remove_file(root: Path, rel: str) -> bool:
-    """Delete ``root/rel``; False when it was already gone. Empty parent folders stay."""
+def remove_file(guard: PathGuard, rel: str) -> bool:
+    """Delete ``rel`` under the guard's root; False when it was already gone."""
     try:
-        ensure_inside(root, rel).unlink()
+        os.unlink(guard.check(rel))
     except FileNotFoundError:
         return False
     return True

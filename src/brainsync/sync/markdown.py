@@ -194,7 +194,9 @@ def _needs_block(body: str) -> bool:
 def _load(source: str) -> dict[str, Any]:
     """Check the event stream for bombs, then build the mapping from the YAML text."""
     try:
-        _check_events(source)
+        if _NEEDS_EVENT_CHECK.search(source):
+            # only anchors, aliases and tags need the event walk; depth is checked below
+            _check_events(source)
         loader = _Loader(source)
         try:
             data = loader.get_single_data()
@@ -207,6 +209,8 @@ def _load(source: str) -> dict[str, Any]:
         raise InvalidDocumentError(f"invalid YAML frontmatter{where}: {problem}") from exc
     except yaml.YAMLError as exc:
         raise InvalidDocumentError(f"invalid YAML frontmatter: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidDocumentError(f"frontmatter nested deeper than {MAX_DEPTH} levels") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -215,6 +219,9 @@ def _load(source: str) -> dict[str, Any]:
         )
     _check_keys(data, "frontmatter")
     return data
+
+
+_NEEDS_EVENT_CHECK = re.compile(r"[&*!]")
 
 
 def _check_events(source: str) -> None:
@@ -257,16 +264,20 @@ def _fail(event: Event, problem: str) -> NoReturn:
     raise InvalidDocumentError(f"invalid YAML frontmatter{where}: {problem}")
 
 
-def _check_keys(value: Any, where: str) -> None:
-    """Metadata must be JSON-like: every mapping key a string, at any depth."""
+def _check_keys(value: Any, where: str, depth: int = 1) -> None:
+    """Metadata must be JSON-like (every key a string) and at most MAX_DEPTH deep."""
+    if isinstance(value, dict | list) and depth > MAX_DEPTH:
+        raise InvalidDocumentError(
+            f"invalid YAML frontmatter: nesting deeper than {MAX_DEPTH} levels"
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidDocumentError(f"{where}: key {key!r} is not a string")
-            _check_keys(item, f"{where}.{key}")
+            _check_keys(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_keys(item, f"{where}[{index}]")
+            _check_keys(item, f"{where}[{index}]", depth + 1)
 
 
 def _plain(value: Any, where: str) -> Any:

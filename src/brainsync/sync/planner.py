@@ -22,7 +22,7 @@ from brainsync.report import Report, Skip
 from brainsync.store import EntitySummary, Store, SyncRecord
 from brainsync.sync.decision import Direction
 from brainsync.sync.files import read_snapshot
-from brainsync.sync.paths import PathMapper, clash_key
+from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat, ScanResult, scan
 
 __all__ = ["Plan", "PlanRequest", "Planner"]
@@ -78,7 +78,11 @@ class Planner:
         plan = Plan()
         plan.report.skipped.extend(inventory.scan.skipped)
         items = self._items(inventory, request, plan.report)
-        candidates = [i for i in items if not self._settled(i, inventory)]
+        candidates = [
+            {"path": path, "key": str(key)}
+            for path, key in items
+            if not self._settled(path, key, inventory)
+        ]
         plan.report.unchanged += len(items) - len(candidates)
         if request.direction is not Direction.EXPORT and request.propagate_deletes:
             # moves first: a renamed folder is many moves, not many deletions
@@ -95,7 +99,9 @@ class Planner:
         entities = {s.key: s for s in self._store.iter_summaries(types)}
         return _Inventory(scanned, records, entities)
 
-    def _items(self, inv: _Inventory, request: PlanRequest, report: Report) -> list[dict[str, Any]]:
+    def _items(
+        self, inv: _Inventory, request: PlanRequest, report: Report
+    ) -> list[tuple[str, EntityKey]]:
         by_path: dict[str, EntityKey] = {}
         for path in inv.scan.files:
             key = self._key_for_file(path, inv.records.get(path), report)
@@ -113,7 +119,7 @@ class Planner:
         # a held path (too large, a link) or one in an unreadable folder was reported by the
         # scan; its entity must neither import it through a chunk's read nor overwrite it
         items = [
-            {"path": path, "key": str(key)}
+            (path, key)
             for path, key in sorted(by_path.items())
             if (not wanted or key.type in wanted) and not inv.scan.is_shadowed(path)
         ]
@@ -122,6 +128,8 @@ class Planner:
     def _key_for_file(
         self, path: str, record: SyncRecord | None, report: Report
     ) -> EntityKey | None:
+        if record is not None and not self._retyped(path, record):
+            return record.key  # a synced path keeps its key: no need to derive it again
         try:
             derived = self._mapper.to_key(path)
         except BrainsyncError as exc:
@@ -159,25 +167,31 @@ class Planner:
         if other != key:
             report.skipped.append(Skip(path, f"{key} maps to the same file as {other}"))
 
+    def _retyped(self, path: str, record: SyncRecord) -> bool:
+        """A synced note under a folder that has since become a registered type's folder."""
+        folder, slash, _ = path.partition("/")
+        return bool(slash) and folder != record.key.type and folder in self._mapper.type_folders
+
     @staticmethod
-    def _drop_clashes(items: list[dict[str, Any]], report: Report) -> list[dict[str, Any]]:
+    def _drop_clashes(
+        items: list[tuple[str, EntityKey]], report: Report
+    ) -> list[tuple[str, EntityKey]]:
         seen: dict[str, str] = {}
-        kept: list[dict[str, Any]] = []
-        for item in items:
-            folded = clash_key(item["path"])
-            first = seen.setdefault(folded, item["path"])
-            if first != item["path"]:
+        kept: list[tuple[str, EntityKey]] = []
+        for path, key in items:
+            first = seen.setdefault(clash_key(path), path)
+            if first != path:
                 reason = f"clashes with {first} on case-insensitive or normalising file systems"
-                report.skipped.append(Skip(item["path"], reason))
+                report.skipped.append(Skip(path, reason))
                 continue
-            kept.append(item)
+            kept.append((path, key))
         return kept
 
     @staticmethod
-    def _settled(item: dict[str, Any], inv: _Inventory) -> bool:
-        record = inv.records.get(item["path"])
-        stat = inv.scan.files.get(item["path"])
-        entity = inv.entities.get(EntityKey.parse(item["key"]))
+    def _settled(path: str, key: EntityKey, inv: _Inventory) -> bool:
+        record = inv.records.get(path)
+        stat = inv.scan.files.get(path)
+        entity = inv.entities.get(key)
         if record is None or stat is None or entity is None:
             return False
         same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
@@ -247,7 +261,7 @@ class Planner:
         sources = gone.get((key.type, stat.size))
         if not sources:
             return None
-        snapshot = read_snapshot(self._root, item["path"])
+        snapshot = read_snapshot(PathGuard(self._root), item["path"])
         if snapshot is None:
             return None
         for source in sources:

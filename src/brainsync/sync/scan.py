@@ -45,6 +45,8 @@ class ScanResult:
         """
         if path in self.held:
             return True
+        if not self.unreadable:
+            return False
         return any(path.startswith(folder + "/") for folder in self.unreadable)
 
 
