@@ -24,7 +24,9 @@ DEFAULT_CONFIG_NAME = "brainsync.toml"
 
 
 def _default_threads() -> int:
-    return min(8, (os.cpu_count() or 1) * 2)
+    # Measured on 2 cores: file threads beyond the main one only contended for the GIL and
+    # the journal (bench/). Half the cores, at most 4, leaves the rest to parsing and the DB.
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,34 @@ class _Item:
     snapshot: FileSnapshot | None = None
     move_from: SyncRecord | None = None
     move_entity: Entity | None = None
+    read_error: BrainsyncError | OSError | None = None
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A file write decided on, run later in the pool with the chunk's other writes."""
+
+    item: _Item
+    entity: Entity
+    data: bytes
+    fsync: bool
+    counted: str | None  # the report counter this write was counted in when decided
+
+    def run(self) -> SyncRecord | Skip | str:
+        """Write the file: its new sync record, a skip, or the reason it failed."""
+        try:
+            if _changed_since_read(self.item):
+                # edited on disk since this chunk looked: never overwrite an edit (C1)
+                return Skip(self.item.path, "file changed during the run; not overwritten")
+            info = atomic_write(
+                self.item.guard, self.item.path, self.data, self.entity.updated, fsync=self.fsync
+            )
+        except (BrainsyncError, OSError) as exc:
+            return str(exc)
+        snapshot = FileSnapshot(
+            self.item.path, b"", self.entity.content_hash, info.st_size, info.st_mtime_ns
+        )
+        return _record(self.item.path, self.entity.key, snapshot, self.entity.content_hash)
 
 
 @dataclass
@@ -58,6 +86,7 @@ class _Result:
     report: Report = field(default_factory=Report)
     changes: ChangeSet = field(default_factory=ChangeSet)
     conflicts: list[ConflictFound] = field(default_factory=list)
+    writes: list[_Write] = field(default_factory=list)
 
 
 def conflict_copy_path(path: str, entity_hash: str) -> str:
@@ -86,7 +115,10 @@ class ChunkRunner:
     def run(self, items: list[dict[str, Any]], options: RunOptions) -> Report:
         """Process ``items`` (dicts with ``path``, ``key`` and maybe ``from``/``from_key``)."""
         loaded = self._load(items)
-        results = self._io.map(lambda item: self._process(item, options), loaded)
+        # the reads (syscalls and hashing, which release the GIL) run in the pool; deciding
+        # and parsing are pure Python, where threads only contend for the GIL
+        self._io.map(self._read, loaded)
+        results = [self._process(item, options) for item in loaded]
         total = _Result()
         for result in results:
             total.report.merge(result.report)
@@ -95,6 +127,8 @@ class ChunkRunner:
             total.changes.records.extend(result.changes.records)
             total.changes.drop_records.extend(result.changes.drop_records)
             total.conflicts.extend(result.conflicts)
+            total.writes.extend(result.writes)
+        self._write_all(total)
         total.report.dry_run = options.dry_run
         if not options.dry_run:
             applied = self._store.apply(total.changes)
@@ -118,10 +152,32 @@ class ChunkRunner:
             loaded.append(item)
         return loaded
 
+    def _write_all(self, total: _Result) -> None:
+        """Run the chunk's file writes in the pool; a failed write is that item's error."""
+        outcomes = self._io.map(_Write.run, total.writes)
+        for write, outcome in zip(total.writes, outcomes, strict=True):
+            if isinstance(outcome, SyncRecord):
+                total.changes.records.append(outcome)
+                continue
+            if isinstance(outcome, Skip):
+                total.report.skipped.append(outcome)
+            else:
+                total.report.errors.append(ItemError(write.item.path, outcome))
+            if write.counted is not None:
+                setattr(total.report, write.counted, getattr(total.report, write.counted) - 1)
+
+    @staticmethod
+    def _read(item: _Item) -> None:
+        try:
+            item.snapshot = read_snapshot(item.guard, item.path)
+        except (BrainsyncError, OSError) as exc:
+            item.read_error = exc
+
     def _process(self, item: _Item, options: RunOptions) -> _Result:
         result = _Result()
         try:
-            item.snapshot = read_snapshot(item.guard, item.path)
+            if item.read_error is not None:
+                raise item.read_error
             self._act(item, options, result)
         except BrainsyncError as exc:
             result.report.errors.append(ItemError(item.path, str(exc)))
@@ -206,12 +262,10 @@ class ChunkRunner:
 
     def _do_export(self, item: _Item, options: RunOptions, result: _Result) -> None:
         assert item.entity is not None
-        if item.snapshot is None:
-            result.report.created += 1
-        else:
-            result.report.updated += 1
+        counted = "created" if item.snapshot is None else "updated"
+        setattr(result.report, counted, getattr(result.report, counted) + 1)
         if not options.dry_run:
-            self._write_entity(item, item.entity, options, result)
+            self._write_entity(item, item.entity, options, result, counted)
 
     def _do_conflict(self, item: _Item, options: RunOptions, result: _Result) -> None:
         assert item.entity is not None and item.snapshot is not None
@@ -320,39 +374,21 @@ class ChunkRunner:
         return Entity(item.key, text, parsed.body, parsed.metadata, created, updated)
 
     def _write_entity(
-        self, item: _Item, entity: Entity, options: RunOptions, result: _Result
+        self,
+        item: _Item,
+        entity: Entity,
+        options: RunOptions,
+        result: _Result,
+        counted: str | None = None,
     ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
         data = entity.document.encode("utf-8")
-        if self._changed_since_read(item):
-            # edited on disk since this chunk looked: never overwrite an edit (catalogue C1)
-            result.report.skipped.append(
-                Skip(item.path, "file changed during the run; not overwritten")
-            )
-            return
         snapshot = item.snapshot
         if snapshot is None or snapshot.data != data:
-            info = atomic_write(item.guard, item.path, data, entity.updated, fsync=options.fsync)
-            snapshot = FileSnapshot(
-                item.path, b"", entity.content_hash, info.st_size, info.st_mtime_ns
-            )  # identical bytes are never rewritten: the mtime stays
+            result.writes.append(_Write(item, entity, data, options.fsync, counted))
+            return
+        # identical bytes are never rewritten: the mtime stays
         result.changes.records.append(_record(item.path, entity.key, snapshot, entity.content_hash))
-
-    @staticmethod
-    def _changed_since_read(item: _Item) -> bool:
-        """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
-        target = item.guard.check(item.path)
-        try:
-            info = os.lstat(target)
-        except FileNotFoundError:
-            return item.snapshot is not None
-        seen = item.snapshot
-        if seen is None:
-            return True
-        if (info.st_size, info.st_mtime_ns) == (seen.size, seen.mtime_ns):
-            return False
-        current = read_snapshot(item.guard, item.path)
-        return current is None or current.file_hash != seen.file_hash
 
     @staticmethod
     def _conflict(item: _Item, resolution: str, copy: str | None, result: _Result) -> None:
@@ -372,6 +408,22 @@ class ChunkRunner:
                 self._bus.publish(event_type(key, change.entity.content_hash))
         for conflict in conflicts:
             self._bus.publish(conflict)
+
+
+def _changed_since_read(item: _Item) -> bool:
+    """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
+    target = item.guard.check(item.path)
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return item.snapshot is not None
+    seen = item.snapshot
+    if seen is None:
+        return True
+    if (info.st_size, info.st_mtime_ns) == (seen.size, seen.mtime_ns):
+        return False
+    current = read_snapshot(item.guard, item.path)
+    return current is None or current.file_hash != seen.file_hash
 
 
 def _record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: str) -> SyncRecord:
