@@ -216,6 +216,7 @@ class Brain:
                 executor_id=self.settings.executor_id,
                 deadline_seconds=self.settings.job_deadline_seconds,
                 start_worker=worker,
+                worker_concurrency=self.settings.worker_concurrency,
             )
         return self._jobs
 

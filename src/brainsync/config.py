@@ -48,13 +48,14 @@ class Settings:
     executor_id: str = field(default_factory=socket.gethostname)
     fsync: bool = False
     chunk_pause_seconds: float = 0.0
+    worker_concurrency: int = 4
 
     def __post_init__(self) -> None:
         if self.conflict_policy not in CONFLICT_POLICIES:
             allowed = ", ".join(CONFLICT_POLICIES)
             raise ConfigError(f"conflict policy must be one of {allowed}")
-        if self.chunk_size < 1 or self.io_threads < 1:
-            raise ConfigError("chunk_size and io_threads must be at least 1")
+        if self.chunk_size < 1 or self.io_threads < 1 or self.worker_concurrency < 1:
+            raise ConfigError("chunk_size, io_threads and worker_concurrency must be at least 1")
         if not 0.0 <= self.delete_share <= 1.0:
             raise ConfigError("delete_share must be between 0 and 1")
 

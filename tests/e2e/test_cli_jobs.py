@@ -45,7 +45,7 @@ def sample(tmp_path: Path) -> Path:
 @pytest.fixture
 def worker(tmp_path: Path, sample: Path) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "brainsync", "worker"],
+        [sys.executable, "-m", "brainsync", "worker", "--concurrency", "2"],
         cwd=tmp_path,
         env=_env(tmp_path),
         stderr=subprocess.PIPE,

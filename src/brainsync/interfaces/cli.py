@@ -6,7 +6,6 @@ errors become exit codes mechanically (see ``brainsync.errors``).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,10 @@ import click
 import typer
 
 from brainsync.app import Brain
-from brainsync.config import load_settings
 from brainsync.errors import BrainsyncError
 from brainsync.interfaces import cli_jobs
 from brainsync.interfaces.console import (
+    SettingsSource,
     err,
     finish_job,
     finish_report,
@@ -73,7 +72,7 @@ def _global(
 ) -> None:
     """Global options; each also comes from a BRAINSYNC_* variable or the config file."""
     arguments = {"directory": directory, "db": db, "home": home}
-    ctx.obj = lambda: load_settings(arguments, os.environ, config)
+    ctx.obj = SettingsSource(arguments, config)
 
 
 def _run(

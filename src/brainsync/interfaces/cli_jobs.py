@@ -96,8 +96,18 @@ def _print_state(data: dict[str, Any], as_json: bool) -> None:
         out.print(f"job {data['id']}: {data['state']}", markup=False, highlight=False)
 
 
-def worker_cmd(ctx: typer.Context) -> None:
+def worker_cmd(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", min=1, help="Jobs run at once [BRAINSYNC_WORKER_CONCURRENCY; 4]."
+        ),
+    ] = None,
+) -> None:
     """Run queued jobs until interrupted (SIGINT or SIGTERM stop at a chunk boundary)."""
+    if concurrency is not None:
+        ctx.obj.overrides["worker_concurrency"] = concurrency
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

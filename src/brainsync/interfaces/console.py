@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from brainsync.app import Brain
-from brainsync.config import Settings
+from brainsync.config import Settings, load_settings
 from brainsync.errors import EXIT_ITEMS_FAILED, error_from_description
 from brainsync.interfaces.render import print_json, print_report
 from brainsync.jobs.records import Job, JobState
 from brainsync.report import Report
 
-__all__ = ["err", "finish_job", "finish_report", "follow", "open_brain", "out", "print_enqueued"]
+__all__ = [
+    "SettingsSource",
+    "err",
+    "finish_job",
+    "finish_report",
+    "follow",
+    "open_brain",
+    "out",
+    "print_enqueued",
+]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+class SettingsSource:
+    """Resolves settings when a command needs them; commands may add overrides first."""
+
+    def __init__(self, overrides: dict[str, Any], config: Path | None) -> None:
+        self.overrides = overrides
+        self._config = config
+
+    def __call__(self) -> Settings:
+        return load_settings(self.overrides, os.environ, self._config)
+
+
 @contextmanager
 def open_brain(ctx: typer.Context) -> Iterator[Brain]:
     """The facade for the settings the global options resolved."""
-    factory: Callable[[], Settings] = ctx.obj
-    with Brain(factory()) as brain:
+    source: SettingsSource = ctx.obj
+    with Brain(source()) as brain:
         yield brain
 
 

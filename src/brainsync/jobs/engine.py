@@ -67,6 +67,7 @@ class DbosEngine:
         executor_id: str,
         deadline_seconds: float,
         poll_interval_seconds: float,
+        worker_concurrency: int | None = None,
     ) -> None:
         self._url = system_db_url
         self._executor_id = executor_id
@@ -83,6 +84,8 @@ class DbosEngine:
             self._client.register_queue(
                 QUEUE_NAME,
                 partition_concurrency=1,
+                # jobs one worker process runs at once (a queue setting: one value for all)
+                worker_concurrency=worker_concurrency,
                 polling_interval_sec=poll_interval_seconds,
                 on_conflict="always_update",
                 application_name=APP_NAME,

@@ -84,6 +84,7 @@ class JobService:
         deadline_seconds: float = 3600.0,
         start_worker: bool = True,
         poll_interval_seconds: float = 1.0,
+        worker_concurrency: int | None = None,
         retry_attempts: int = 5,
         retry_interval_seconds: float = 0.5,
         shutdown_timeout_seconds: float = 30.0,
@@ -103,6 +104,7 @@ class JobService:
             executor_id=executor_id or default_executor_id(),
             deadline_seconds=deadline_seconds,
             poll_interval_seconds=poll_interval_seconds,
+            worker_concurrency=worker_concurrency,
         )
         if start_worker:
             self._start_worker()
