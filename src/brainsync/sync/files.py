@@ -59,21 +59,23 @@ def atomic_write(
     target = guard.make_parent(rel)
     folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
             if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        if mtime is not None:
-            stamp = int(mtime.timestamp() * 1_000_000_000)
-            os.utime(temp, ns=(stamp, stamp))
+                os.fsync(fd)
+            if mtime is not None:
+                stamp = int(mtime.timestamp() * 1_000_000_000)
+                os.utime(fd, ns=(stamp, stamp))
+            info = os.fstat(fd)  # a rename keeps size and mtime: no stat of the target needed
         os.replace(temp, target)
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-    return os.stat(target, follow_symlinks=False)
+        raise
+    return info
 
 
 def remove_file(guard: PathGuard, rel: str) -> bool:

@@ -173,6 +173,8 @@ class PathGuard:
     def make_parent(self, rel: str) -> str:
         """Like :meth:`check`, creating the parent folders first when they are missing."""
         target = self.check(rel)
+        if rel.rpartition("/")[0] in self._verified:
+            return target  # verified folders existed when they were verified
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)
