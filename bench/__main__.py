@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.backends import Backend, PostgresBackend, SQLiteBackend, postgres_available
 from bench.corpus import DEFAULT_SEED
 from bench.report import load_peak_rss, render, save_json, targets
-from bench.scenarios import Bench
+from bench.scenarios import DEFAULT_CHUNK, DEFAULT_THREADS, Bench
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace, bench: Bench, backends: list[Backend]) -> Non
         bench.backend(backend, sweeps)
     bench.enqueue(backends)
     notes = bench.results.notes
-    notes.append(f"defaults: chunk 500, 4 threads; sequential: chunk 1, 1 thread on "
+    notes.append(f"defaults: chunk {DEFAULT_CHUNK}, {DEFAULT_THREADS} threads; sequential: chunk 1, 1 thread on "
                  f"{bench.seq_n} items (per-item ratios)")  # fmt: skip
     notes.append("tar -c is piped through cat: GNU tar writing to /dev/null skips reading files")
     total = time.perf_counter() - started

@@ -25,6 +25,7 @@ from typing import Any
 from bench.backends import Backend
 from bench.baselines import make_tar, tar_create, tar_extract
 from bench.corpus import generate, write_files
+from brainsync.config import Settings
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -37,8 +38,9 @@ __all__ = [
 ]
 
 PROJECT = Path(__file__).resolve().parent.parent
-DEFAULT_CHUNK = 500
-DEFAULT_THREADS = 4
+# the product's own defaults, so the headline rows measure what a user gets
+DEFAULT_CHUNK = Settings().chunk_size
+DEFAULT_THREADS = Settings().io_threads
 SEQ_MAX = 1000
 SYNC_RUNS = 5
 CHUNK_SIZES = (50, 100, 500, 2000)
