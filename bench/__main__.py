@@ -65,8 +65,10 @@ def _run(args: argparse.Namespace, bench: Bench, backends: list[Backend]) -> Non
         bench.backend(backend, sweeps)
     bench.enqueue(backends)
     notes = bench.results.notes
-    notes.append(f"defaults: chunk {DEFAULT_CHUNK}, {DEFAULT_THREADS} threads; sequential: chunk 1, 1 thread on "
-                 f"{bench.seq_n} items (per-item ratios)")  # fmt: skip
+    notes.append(
+        f"defaults: chunk {DEFAULT_CHUNK}, {DEFAULT_THREADS} threads; "
+        f"sequential: chunk 1, 1 thread on {bench.seq_n} items (per-item ratios)"
+    )
     notes.append("tar -c is piped through cat: GNU tar writing to /dev/null skips reading files")
     total = time.perf_counter() - started
     notes.append(f"{args.runs} run(s) per scenario, {args.sweep_runs} per sweep point; "
