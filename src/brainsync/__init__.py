@@ -4,7 +4,7 @@ The public API is what ``__all__`` lists; everything else is internal and may ch
 Start with :class:`Brain` (the facade) and :func:`load_settings`.
 """
 
-from brainsync.app import Brain, Status
+from brainsync.app import Brain
 from brainsync.config import Settings, load_settings
 from brainsync.entities import Entity, EntityKey, EntityType, NoteType, PostType
 from brainsync.errors import (
@@ -26,7 +26,9 @@ from brainsync.errors import (
 )
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.hookspecs import hookimpl
+from brainsync.jobs import Job, JobHandle, JobState
 from brainsync.report import Conflict, ItemError, Report, Skip
+from brainsync.status import Status
 
 __all__ = [
     "EXIT_ITEMS_FAILED",
@@ -47,7 +49,10 @@ __all__ = [
     "InvalidEntityError",
     "InvalidInputError",
     "ItemError",
+    "Job",
     "JobError",
+    "JobHandle",
+    "JobState",
     "MassDeleteError",
     "NotFoundError",
     "NoteType",

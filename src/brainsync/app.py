@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +27,7 @@ from brainsync.errors import (
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.plugins import build_plugin_manager, entity_types
 from brainsync.report import Report
+from brainsync.status import Status, job_summary
 from brainsync.store import Store, open_store
 from brainsync.sync.chunk import RunOptions
 from brainsync.sync.decision import Direction
@@ -36,41 +37,13 @@ from brainsync.sync.markdown import parse, render
 from brainsync.sync.planner import PlanRequest
 
 if TYPE_CHECKING:
-    from brainsync.jobs import Job, JobService
+    from brainsync.jobs import Job, JobHandle, JobService
     from brainsync.jobs.lock import WorkerLock
     from brainsync.sync.engine import SyncOperation
 
 __all__ = ["Brain", "Status"]
 
 KINDS = ("export", "import", "sync")
-
-
-@dataclass(frozen=True)
-class Status:
-    """What is synced, what is pending, and what needs attention."""
-
-    directory: str
-    store: str
-    counts: dict[str, int]
-    tracked_files: int
-    last_runs: dict[str, str]
-    pending: Report | None
-    problem: str | None = None
-    jobs: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view."""
-        return {
-            "directory": self.directory,
-            "store": self.store,
-            "counts": self.counts,
-            "entities": sum(self.counts.values()),
-            "tracked_files": self.tracked_files,
-            "last_runs": self.last_runs,
-            "pending": self.pending.to_dict() if self.pending else None,
-            "problem": self.problem,
-            "jobs": self.jobs,
-        }
 
 
 class Brain:
@@ -245,6 +218,15 @@ class Brain:
         job_params["directory"] = str(self.settings.root)
         return self.jobs(worker=worker).enqueue(kind, job_params, lane=str(self.settings.root))
 
+    def submit(
+        self, kind: str, params: Mapping[str, Any] | None = None, *, worker: bool = True
+    ) -> JobHandle:
+        """Like :meth:`start`, returning a handle (status, wait, cancel, resume)."""
+        from brainsync.jobs import JobHandle
+
+        job_id = self.start(kind, params, worker=worker)
+        return JobHandle(job_id, self.jobs(worker=worker))
+
     def wait(
         self,
         job_id: str,
@@ -357,26 +339,7 @@ class Brain:
         url = self.settings.jobs_url
         if self._jobs is None and url.startswith("sqlite:///") and not Path(url[10:]).exists():
             return []
-        rows = []
-        for job in self.jobs(worker=False).list(limit=limit):
-            errors = job.result.errors if job.result else []
-            summary = job.error or (
-                f"{len(errors)} errors, first: {errors[0].path}: {errors[0].error}"
-                if errors
-                else ""
-            )
-            rows.append(
-                {
-                    "id": job.id,
-                    "kind": job.kind,
-                    "state": job.state.value,
-                    "stalled": job.stalled,
-                    "progress": f"{job.progress.current}/{job.progress.total}",
-                    "errors": len(errors),
-                    "summary": summary,
-                }
-            )
-        return rows
+        return [job_summary(job) for job in self.jobs(worker=False).list(limit=limit)]
 
     def status(self, *, pending: bool = True) -> Status:
         """Counts, last runs and (by a dry-run sync) what the next sync would do."""

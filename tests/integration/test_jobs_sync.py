@@ -255,3 +255,15 @@ def test_k8_locked_database_during_import_is_retried(make_brain: BrainFactory, d
     assert job.result.created == 60 and job.result.errors == []
     assert job.result.skipped == []
     assert brain.store.count() == 60
+
+
+def test_submit_returns_a_handle(make_brain: BrainFactory, disk: Any) -> None:
+    brain = make_brain(chunk_size=5)
+    _seed(brain, 12)
+    handle = brain.submit("export")
+    job = handle.wait(timeout=60)
+    assert str(handle) == handle.id == job.id
+    assert job.state is JobState.SUCCEEDED and handle.status().result == job.result
+    assert len(disk.tree()) == 12
+    queued = brain.submit("sync", {"dry_run": False}, worker=True)
+    assert queued.wait(timeout=60).state is JobState.SUCCEEDED

@@ -12,6 +12,7 @@ from brainsync.jobs.events import (
     JobProgress,
     JobStarted,
 )
+from brainsync.jobs.handle import JobHandle
 from brainsync.jobs.operation import Chunk, ChunkedOperation, OperationFactory
 from brainsync.jobs.records import Job, JobState, Progress
 from brainsync.jobs.service import JobService, default_executor_id, default_system_db_url
@@ -25,6 +26,7 @@ __all__ = [
     "JobCompleted",
     "JobEvent",
     "JobFailed",
+    "JobHandle",
     "JobProgress",
     "JobService",
     "JobStarted",
