@@ -51,7 +51,7 @@ class Brain:
 
     def __init__(self, settings: Settings, plugins: Iterable[object] = ()) -> None:
         self.settings = settings
-        self.bus = EventBus()
+        self.bus: EventBus[object] = EventBus()
         self._plugins = tuple(plugins)
         self.types: dict[str, EntityType] = entity_types(build_plugin_manager(self._plugins))
         self._store: Store | None = None

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 __all__ = [
     "ConflictFound",
@@ -68,17 +68,17 @@ class ConflictFound:
     copy_path: str | None = None
 
 
-Subscriber = Callable[[object], None]
+E = TypeVar("E")
 
 
-class EventBus:
+class EventBus(Generic[E]):
     """Delivers events to subscribers in this process, in publication order."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[Callable[[E], None]] = []
         self._lock = threading.Lock()
 
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[E], None]) -> Callable[[], None]:
         """Register ``callback``; returns a function that unsubscribes it."""
         with self._lock:
             self._subscribers.append(callback)
@@ -90,7 +90,7 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, event: object) -> None:
+    def publish(self, event: E) -> None:
         """Deliver ``event``; a failing subscriber is logged and never stops the others."""
         with self._lock:
             subscribers = list(self._subscribers)

@@ -40,10 +40,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from brainsync.errors import BrainsyncError, InvalidInputError, JobError
+from brainsync.events import EventBus
 from brainsync.jobs.events import JobCancelled, JobEvent
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.records import Job, JobState
-from brainsync.jobs.worker import CompletionWatcher, EventHub
+from brainsync.jobs.worker import CompletionWatcher
 
 if TYPE_CHECKING:
     from brainsync.jobs.engine import DbosEngine
@@ -96,7 +97,7 @@ class JobService:
         self._poll = poll_interval_seconds
         self._retry = (retry_attempts, retry_interval_seconds)
         self._shutdown_timeout = shutdown_timeout_seconds
-        self._hub = EventHub()
+        self._hub: EventBus[JobEvent] = EventBus()
         self._watcher: CompletionWatcher | None = None
         self._closed = False
         self._engine: DbosEngine = DbosEngine(

@@ -21,42 +21,9 @@ from brainsync.report import Report
 if TYPE_CHECKING:
     from brainsync.jobs.service import JobService
 
-__all__ = ["CompletionWatcher", "EventHub", "run_worker"]
+__all__ = ["CompletionWatcher", "run_worker"]
 
 log = logging.getLogger(__name__)
-
-Subscriber = Callable[[JobEvent], None]
-
-
-class EventHub:
-    """Delivers job events to the callbacks subscribed in this process."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Add ``callback``; return a function that removes it again."""
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def publish(self, event: JobEvent) -> None:
-        """Call every subscriber; a failing subscriber never breaks a job."""
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:
-                # The top of the call stack for subscribers: log here, once.
-                log.exception("job event subscriber failed on %s", event.name)
 
 
 def terminal_event(job: Job) -> JobEvent | None:

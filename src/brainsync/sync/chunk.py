@@ -104,7 +104,7 @@ class ChunkRunner:
         root: Path,
         types: Mapping[str, EntityType],
         io: FileIO,
-        bus: EventBus | None = None,
+        bus: EventBus[object] | None = None,
     ) -> None:
         self._store = store
         self._root = root

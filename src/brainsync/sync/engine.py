@@ -39,7 +39,7 @@ class SyncEngine:
         root: Path,
         types: Mapping[str, EntityType],
         io: FileIO,
-        bus: EventBus | None = None,
+        bus: EventBus[object] | None = None,
     ) -> None:
         self.store = store
         self.root = root
