@@ -131,6 +131,6 @@ class PostType(EntityType):
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise InvalidEntityError("post 'tags' must be a list of strings")
         status = metadata.get("status", "draft")
-        if status not in self.statuses:
+        if not isinstance(status, str) or status not in self.statuses:
             allowed = ", ".join(sorted(self.statuses))
             raise InvalidEntityError(f"post 'status' must be one of {allowed}, not {status!r}")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, delete, insert, select
 
 from brainsync.app import Brain
+from brainsync.entities import document_hash
 from brainsync.errors import MassDeleteError
 from brainsync.events import ConflictFound
 from brainsync.report import Conflict, ItemError
@@ -134,20 +135,24 @@ def test_c2_dry_run_reports_and_changes_nothing(brain: Brain, disk: Any, rows: A
 
 
 def check_file_wins(brain: Brain, disk: Any, rows: Any, report: Any, before: Any) -> None:
-    resolution = "file version kept; database version replaced"
-    assert report.conflicts == [Conflict("post/c.md", "post:c", resolution, None)]
+    resolution = "file version kept; database version saved as copy"
+    copy = f"post/c.conflict-{document_hash(IN_DB)[:8]}.md"
+    assert report.conflicts == [Conflict("post/c.md", "post:c", resolution, copy)]
     assert report.errors == []
-    assert set(disk.tree()) == {"post/c.md", "post/other.md"}
+    assert set(disk.tree()) == {"post/c.md", "post/other.md", copy}
     assert disk.tree()["post/c.md"] == before
+    assert disk.read(copy) == IN_DB.encode()  # the losing side is kept (C2)
     assert (rows(brain)["post:c"].document, rows(brain)["post:c"].version) == (ON_DISK, 3)
 
 
 def check_db_wins(brain: Brain, disk: Any, rows: Any, report: Any, before: Any) -> None:
-    resolution = "database version kept; file overwritten"
-    assert report.conflicts == [Conflict("post/c.md", "post:c", resolution, None)]
+    resolution = "database version kept; the file's version saved as copy"
+    copy = f"post/c.conflict-{document_hash(ON_DISK)[:8]}.md"
+    assert report.conflicts == [Conflict("post/c.md", "post:c", resolution, copy)]
     assert report.errors == []
-    assert set(disk.tree()) == {"post/c.md", "post/other.md"}
+    assert set(disk.tree()) == {"post/c.md", "post/other.md", copy}
     assert disk.read("post/c.md") == IN_DB.encode()
+    assert disk.read(copy) == ON_DISK.encode()  # the user's edit is kept (C2)
     assert (rows(brain)["post:c"].document, rows(brain)["post:c"].version) == (IN_DB, 2)
 
 

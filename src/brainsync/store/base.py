@@ -280,12 +280,43 @@ class Store:
 
     def _apply(self, conn: Connection, changes: ChangeSet) -> list[EntityChange]:
         """The body of :meth:`apply`, inside its transaction."""
+        changes.stale = self._stale_keys(conn, changes.expected)
+        if changes.stale:
+            changes = self._without_stale(conn, changes)
         done = self._upsert_entities(conn, changes.upserts)
         done += self._delete_entities(conn, changes.deletes)
         self._upsert_records(conn, changes.records)
         for batch in _batches(list(dict.fromkeys(changes.drop_records))):
             conn.execute(delete(sync_state).where(sync_state.c.path.in_(batch)))
         return done
+
+    def _stale_keys(
+        self, conn: Connection, expected: dict[EntityKey, str | None]
+    ) -> set[EntityKey]:
+        """Keys whose stored hash is no longer the one their change was decided on."""
+        stale: set[EntityKey] = set()
+        for batch in _batches(list(expected)):
+            query = select(entities.c.type, entities.c.id, entities.c.content_hash)
+            query = query.where(key_in(entities, batch)).with_for_update()
+            stored = {EntityKey(r.type, r.id): r.content_hash for r in conn.execute(query)}
+            stale.update(key for key in batch if stored.get(key) != expected[key])
+        return stale
+
+    def _without_stale(self, conn: Connection, changes: ChangeSet) -> ChangeSet:
+        """The change set less everything that concerns a stale key."""
+        stale = changes.stale
+        dropped: list[str] = []
+        for batch in _batches(list(dict.fromkeys(changes.drop_records))):
+            rows = conn.execute(select(sync_state).where(sync_state.c.path.in_(batch)))
+            keyed = {row.path: EntityKey(row.type, row.id) for row in rows}
+            dropped += [path for path in batch if keyed.get(path) not in stale]
+        return ChangeSet(
+            upserts=[e for e in changes.upserts if e.key not in stale],
+            deletes=[k for k in changes.deletes if k not in stale],
+            records=[r for r in changes.records if r.key not in stale],
+            drop_records=dropped,
+            stale=stale,
+        )
 
     def _upsert_entities(self, conn: Connection, upserts: list[Entity]) -> list[EntityChange]:
         """Write the entities whose hash changed, in one bulk upsert."""

@@ -56,6 +56,11 @@ class ChangeSet:
     deletes: list[EntityKey] = field(default_factory=list)
     records: list[SyncRecord] = field(default_factory=list)
     drop_records: list[str] = field(default_factory=list)
+    #: The content hash each upsert or delete was decided on (None: there was no entity).
+    #: A key whose stored hash differs at commit time changed meanwhile: its upsert,
+    #: delete and sync records are left out, and :meth:`Store.apply` lists it in ``stale``.
+    expected: dict[EntityKey, str | None] = field(default_factory=dict)
+    stale: set[EntityKey] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.deletes or self.records or self.drop_records)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,12 +126,14 @@ class ChunkRunner:
             total.changes.deletes.extend(result.changes.deletes)
             total.changes.records.extend(result.changes.records)
             total.changes.drop_records.extend(result.changes.drop_records)
+            total.changes.expected.update(result.changes.expected)
             total.conflicts.extend(result.conflicts)
             total.writes.extend(result.writes)
         self._write_all(total)
         total.report.dry_run = options.dry_run
         if not options.dry_run:
             applied = self._store.apply(total.changes)
+            _unreport_stale(total.changes.stale, loaded, results, total.report)
             self._publish(applied, total.conflicts)
         return total.report
 
@@ -183,13 +185,33 @@ class ChunkRunner:
             result.report.errors.append(ItemError(item.path, str(exc)))
         except OSError as exc:
             result.report.errors.append(ItemError(item.path, f"{exc.strerror or exc}"))
+        except Exception as exc:  # one odd item must never stop the run: report it
+            result.report.errors.append(ItemError(item.path, f"{type(exc).__name__}: {exc}"))
         return result
 
     def _act(self, item: _Item, options: RunOptions, result: _Result) -> None:
-        snap, record, entity = item.snapshot, item.record, item.entity
-        if snap is None and record is None and entity is None:
+        if item.snapshot is None and item.record is None and item.entity is None:
             result.report.vanished += 1  # planned, then gone before this chunk (catalogue B5)
             return
+        renamed = item.move_from is not None and item.move_from.key == item.key
+        if renamed:
+            self._renamed(item, options, result)
+            return
+        action = self._decide(item, options)
+        if item.move_from is not None and action is Action.IMPORT and self._movable(item):
+            self._move(item, options, result)
+            return
+        if item.move_from is not None:
+            # not a clean move after all: the old path is decided on its own next run
+            result.report.skipped.append(
+                Skip(item.move_from.path, "possible move; re-checked next run")
+            )
+        handler = getattr(self, f"_do_{action.name.lower()}")
+        handler(item, options, result)
+
+    @staticmethod
+    def _decide(item: _Item, options: RunOptions) -> Action:
+        snap, record, entity = item.snapshot, item.record, item.entity
         file_side = side_of(
             snap is not None,
             record is not None,
@@ -201,23 +223,37 @@ class ChunkRunner:
             bool(entity and record and entity.content_hash == record.entity_hash),
         )
         same = bool(snap and entity and snap.file_hash == entity.content_hash)
-        action = decide(
+        return decide(
             file_side,
             entity_side,
             same_content=same,
             direction=options.direction,
             propagate_deletes=options.propagate_deletes,
         )
-        if item.move_from is not None and action is Action.IMPORT and self._movable(item):
-            self._move(item, options, result)
+
+    def _renamed(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        """The entity's file got another name that maps to the same id: follow the file."""
+        old = item.move_from
+        assert old is not None
+        if item.snapshot is None or os.path.lexists(item.guard.check(old.path)):
+            result.report.skipped.append(Skip(item.path, "possible rename; re-checked next run"))
             return
-        if item.move_from is not None:
-            # not a clean move after all: the old path is decided on its own next run
-            result.report.skipped.append(
-                Skip(item.move_from.path, "possible move; re-checked next run")
-            )
-        handler = getattr(self, f"_do_{action.name.lower()}")
-        handler(item, options, result)
+        item.record = replace(old, path=item.path)  # judge both sides against the old record
+        action = self._decide(item, options)
+        if action is Action.NOTHING:
+            if item.snapshot.file_hash != old.file_hash:
+                # renamed and edited, in a run that may not import: leave it for one that does
+                result.report.skipped.append(Skip(item.path, "renamed and edited; run sync"))
+                return
+            result.report.moved += 1
+            if not options.dry_run:
+                info = item.snapshot
+                record = replace(item.record, size=info.size, mtime_ns=info.mtime_ns)
+                result.changes.records.append(record)
+        else:
+            getattr(self, f"_do_{action.name.lower()}")(item, options, result)
+        if not options.dry_run:
+            result.changes.drop_records.append(old.path)
 
     def _movable(self, item: _Item) -> bool:
         source, old = item.move_from, item.move_entity
@@ -256,6 +292,7 @@ class ChunkRunner:
             return
         assert item.snapshot is not None
         result.changes.upserts.append(entity)
+        _expect(result, item.key, item.entity)
         result.changes.records.append(
             _record(item.path, item.key, item.snapshot, entity.content_hash)
         )
@@ -268,6 +305,7 @@ class ChunkRunner:
             self._write_entity(item, item.entity, options, result, counted)
 
     def _do_conflict(self, item: _Item, options: RunOptions, result: _Result) -> None:
+        """Both sides changed: every policy but ``fail`` keeps the losing side as a copy."""
         assert item.entity is not None and item.snapshot is not None
         if options.policy == "fail":
             result.report.errors.append(
@@ -276,30 +314,32 @@ class ChunkRunner:
             self._conflict(item, "left unresolved (policy fail)", None, result)
             return
         if options.policy == "db-wins":
-            self._conflict(item, "database version kept; file overwritten", None, result)
+            copy = conflict_copy_path(item.path, item.snapshot.file_hash)
+            resolution = "database version kept; the file's version saved as copy"
+            self._conflict(item, resolution, copy, result)
             if not options.dry_run:
+                atomic_write(item.guard, copy, item.snapshot.data, None, fsync=options.fsync)
                 self._write_entity(item, item.entity, options, result)
             return
         entity = self._entity_from_file(item, result)
         if entity is None:
             return
-        copy = None
-        if options.policy == "keep-both":
-            copy = conflict_copy_path(item.path, item.entity.content_hash)
-            if not options.dry_run:
-                data = item.entity.document.encode("utf-8")
-                atomic_write(item.guard, copy, data, item.entity.updated, fsync=options.fsync)
+        copy = conflict_copy_path(item.path, item.entity.content_hash)
         resolution = (
             "kept both: file imported, database version saved as copy"
-            if copy
-            else "file version kept; database version replaced"
+            if options.policy == "keep-both"
+            else "file version kept; database version saved as copy"
         )
         self._conflict(item, resolution, copy, result)
-        if not options.dry_run:
-            result.changes.upserts.append(entity)
-            result.changes.records.append(
-                _record(item.path, item.key, item.snapshot, entity.content_hash)
-            )
+        if options.dry_run:
+            return
+        data = item.entity.document.encode("utf-8")
+        atomic_write(item.guard, copy, data, item.entity.updated, fsync=options.fsync)
+        result.changes.upserts.append(entity)
+        _expect(result, item.key, item.entity)
+        result.changes.records.append(
+            _record(item.path, item.key, item.snapshot, entity.content_hash)
+        )
 
     def _do_delete_entity(self, item: _Item, options: RunOptions, result: _Result) -> None:
         if os.path.lexists(item.guard.check(item.path)):
@@ -308,6 +348,7 @@ class ChunkRunner:
         result.report.deleted += 1
         if not options.dry_run:
             result.changes.deletes.append(item.key)
+            _expect(result, item.key, item.entity)
             result.changes.drop_records.append(item.path)
 
     def _do_delete_file(self, item: _Item, options: RunOptions, result: _Result) -> None:
@@ -349,8 +390,10 @@ class ChunkRunner:
             return
         assert item.snapshot is not None
         result.changes.deletes.append(item.move_from.key)
+        _expect(result, item.move_from.key, item.move_entity)
         result.changes.drop_records.append(item.move_from.path)
         result.changes.upserts.append(entity)
+        _expect(result, item.key, item.entity)
         result.changes.records.append(
             _record(item.path, item.key, item.snapshot, entity.content_hash)
         )
@@ -424,6 +467,28 @@ def _changed_since_read(item: _Item) -> bool:
         return False
     current = read_snapshot(item.guard, item.path)
     return current is None or current.file_hash != seen.file_hash
+
+
+def _unreport_stale(
+    stale: set[EntityKey], items: list[_Item], results: list[_Result], report: Report
+) -> None:
+    """Items whose entity changed in the database during the chunk were left alone."""
+    for item, result in zip(items, results, strict=True):
+        moved_key = item.move_from.key if item.move_from else None
+        if item.key not in stale and moved_key not in stale:
+            continue
+        counted = result.report
+        report.created -= counted.created
+        report.updated -= counted.updated
+        report.deleted -= counted.deleted
+        report.moved -= counted.moved
+        reason = "entity changed in the database during the run; re-checked next run"
+        report.skipped.append(Skip(item.path, reason))
+
+
+def _expect(result: _Result, key: EntityKey, seen: Entity | None) -> None:
+    """Note the entity this change was decided on: a change to it meanwhile voids ours."""
+    result.changes.expected[key] = seen.content_hash if seen is not None else None
 
 
 def _record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: str) -> SyncRecord:

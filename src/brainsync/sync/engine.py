@@ -22,6 +22,7 @@ from brainsync.sync.decision import Direction
 from brainsync.sync.files import FileIO
 from brainsync.sync.paths import PathMapper
 from brainsync.sync.planner import Planner, PlanRequest
+from brainsync.sync.scan import check_same_root, root_identity
 
 __all__ = ["LAST_RUN_META", "SyncEngine", "SyncOperation"]
 
@@ -81,15 +82,18 @@ class SyncOperation:
     def plan(self) -> list[Chunk]:
         """Plan the run; the first chunk carries what the plan counted itself."""
         plan = self._engine.planner.plan(self._request)
-        chunks: list[Chunk] = [{"items": items} for items in plan.chunks]
+        identity = root_identity(self._engine.root)
+        chunks: list[Chunk] = [{"items": items, "root": identity} for items in plan.chunks]
         chunks.append({"items": [], "finish": self._request.direction.value})
         chunks[0]["carry"] = plan.report.to_dict()
         return chunks
 
     def run_chunk(self, chunk: Chunk) -> Report:
         """Run one chunk; idempotent, so a chunk re-run after a crash changes nothing more."""
-        if self._options.pause_seconds and chunk["items"]:
-            time.sleep(self._options.pause_seconds)
+        if chunk["items"]:
+            check_same_root(self._engine.root, chunk["root"])
+            if self._options.pause_seconds:
+                time.sleep(self._options.pause_seconds)
         report = self._engine.runner.run(chunk["items"], self._options)
         if "carry" in chunk:
             report.merge(Report.from_dict(chunk["carry"]))

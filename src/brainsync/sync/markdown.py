@@ -209,6 +209,8 @@ def _load(source: str) -> dict[str, Any]:
         raise InvalidDocumentError(f"invalid YAML frontmatter{where}: {problem}") from exc
     except yaml.YAMLError as exc:
         raise InvalidDocumentError(f"invalid YAML frontmatter: {exc}") from exc
+    except (ValueError, TypeError) as exc:  # e.g. an integer longer than Python allows
+        raise InvalidDocumentError(f"invalid YAML frontmatter: {exc}") from exc
     except RecursionError as exc:
         raise InvalidDocumentError(f"frontmatter nested deeper than {MAX_DEPTH} levels") from exc
     if data is None:

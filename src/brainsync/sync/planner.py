@@ -77,12 +77,16 @@ class Planner:
         inventory = self._inventory(request)
         plan = Plan()
         plan.report.skipped.extend(inventory.scan.skipped)
-        items = self._items(inventory, request, plan.report)
+        renames: dict[str, str] = {}
+        items = self._items(inventory, request, plan.report, renames)
         candidates = [
             {"path": path, "key": str(key)}
             for path, key in items
             if not self._settled(path, key, inventory)
         ]
+        for item in candidates:
+            if item["path"] in renames:  # same entity, new file name
+                item["from"], item["from_key"] = renames[item["path"]], item["key"]
         plan.report.unchanged += len(items) - len(candidates)
         if request.direction is not Direction.EXPORT and request.propagate_deletes:
             # moves first: a renamed folder is many moves, not many deletions
@@ -100,7 +104,7 @@ class Planner:
         return _Inventory(scanned, records, entities)
 
     def _items(
-        self, inv: _Inventory, request: PlanRequest, report: Report
+        self, inv: _Inventory, request: PlanRequest, report: Report, renames: dict[str, str]
     ) -> list[tuple[str, EntityKey]]:
         by_path: dict[str, EntityKey] = {}
         for path in inv.scan.files:
@@ -112,9 +116,12 @@ class Planner:
                 if inv.scan.is_shadowed(path):
                     continue  # present but unreadable or held back: absence means nothing
                 by_path[path] = record.key
+        self._one_path_per_key(by_path, inv, report, renames)
         record_paths = {record.key: record.path for record in inv.records.values()}
+        placed = set(by_path.values())
         for key in inv.entities:
-            self._place_entity(key, record_paths, by_path, report)
+            if key not in placed:  # an entity already at a file keeps that file
+                self._place_entity(key, record_paths, by_path, report)
         wanted = set(request.types)
         # a held path (too large, a link) or one in an unreadable folder was reported by the
         # scan; its entity must neither import it through a chunk's read nor overwrite it
@@ -124,6 +131,34 @@ class Planner:
             if (not wanted or key.type in wanted) and not inv.scan.is_shadowed(path)
         ]
         return self._drop_clashes(items, report)
+
+    @staticmethod
+    def _one_path_per_key(
+        by_path: dict[str, EntityKey], inv: _Inventory, report: Report, renames: dict[str, str]
+    ) -> None:
+        """Keep one path per entity: hand-made names can decode to one id (``a%20b``, ``a b``).
+
+        Two files of one entity would overwrite each other, and a synced name that
+        vanished while its twin exists is a rename, never a deletion.
+        """
+        paths_of: dict[EntityKey, list[str]] = defaultdict(list)
+        for path, key in by_path.items():
+            paths_of[key].append(path)
+        for paths in paths_of.values():
+            if len(paths) < 2:
+                continue
+            present = sorted(p for p in paths if p in inv.scan.files)
+            gone = sorted(p for p in paths if p not in inv.scan.files)
+            synced = [p for p in present if p in inv.records]
+            keep = (synced or present or gone)[0]
+            for path in paths:
+                if path == keep:
+                    continue
+                del by_path[path]
+                if path in inv.scan.files:
+                    report.skipped.append(Skip(path, f"names the same entity as {keep}"))
+            if keep not in inv.records and gone:
+                renames[keep] = gone[0]
 
     def _key_for_file(
         self, path: str, record: SyncRecord | None, report: Report
@@ -245,7 +280,7 @@ class Planner:
         moved_from: set[str] = set()
         for item in candidates:
             stat = inv.scan.files.get(item["path"])
-            if stat is None or item["path"] in inv.records:
+            if stat is None or item["path"] in inv.records or "from" in item:
                 continue
             source = self._match_move(item, stat, gone)
             if source is not None:
@@ -261,7 +296,10 @@ class Planner:
         sources = gone.get((key.type, stat.size))
         if not sources:
             return None
-        snapshot = read_snapshot(PathGuard(self._root), item["path"])
+        try:
+            snapshot = read_snapshot(PathGuard(self._root), item["path"])
+        except (BrainsyncError, OSError):
+            return None  # not a move then; the chunk reads it again and reports why
         if snapshot is None:
             return None
         for source in sources:

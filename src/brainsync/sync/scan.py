@@ -16,7 +16,14 @@ from brainsync.errors import RootUnavailableError
 from brainsync.report import Skip
 from brainsync.sync.ignore import IgnoreRules
 
-__all__ = ["FileStat", "ScanResult", "check_root", "scan"]
+__all__ = [
+    "FileStat",
+    "ScanResult",
+    "check_root",
+    "check_same_root",
+    "root_identity",
+    "scan",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,26 @@ def check_root(root: Path) -> None:
             pass
     except OSError as exc:
         raise RootUnavailableError(f"sync directory {root} cannot be read: {exc}") from exc
+
+
+def root_identity(root: Path) -> list[int]:
+    """The device and inode of the root: a remount or a swapped folder changes them."""
+    info = root.stat()
+    return [info.st_dev, info.st_ino]
+
+
+def check_same_root(root: Path, identity: list[int]) -> None:
+    """Raise unless ``root`` is still usable and still the folder that was planned on.
+
+    A durable job's chunks may run long after its plan (after a crash, say); if the
+    directory was unmounted or replaced meanwhile, every planned file would look deleted.
+    """
+    check_root(root)
+    if root_identity(root) != identity:
+        raise RootUnavailableError(
+            f"sync directory {root} is not the folder this job planned on (remounted or "
+            "replaced?); resume the job once the right folder is back, or start a new one"
+        )
 
 
 def scan(root: Path, max_file_bytes: int) -> ScanResult:
