@@ -48,7 +48,7 @@ def document_hash(document: str) -> str:
     return hashlib.sha256(document.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class EntityKey:
     """The identity of an entity: its type name and its id within the type."""
 

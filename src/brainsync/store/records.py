@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SyncRecord:
     """What the last successful sync saw at one path (the sync state's archive row)."""
 
@@ -34,7 +34,7 @@ class SyncRecord:
     entity_hash: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntitySummary:
     """A light listing of one entity, used to plan exports without loading documents."""
 

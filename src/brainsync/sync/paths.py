@@ -126,8 +126,11 @@ class PathMapper:
 def clash_key(rel: PurePosixPath | str) -> str:
     """A form of ``rel`` that is equal for paths that collide on case-insensitive or
     normalising file systems (``Note.md`` and ``note.md``, NFC and NFD forms)."""
+    text = str(rel)
+    if text.isascii():
+        return text.lower()  # the same result as below, without two normalisations
     # Canonical caseless matching: NFD, casefold, then one normal form for comparison.
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", str(rel)).casefold())
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
 
 
 def ensure_inside(root: Path, rel: PurePosixPath | str) -> Path:
