@@ -107,7 +107,7 @@ def test_ctrl_c_while_following_loses_nothing(tmp_path: Path, sample: Path) -> N
     for i in range(300):
         (sample / "bulk" / f"{i:03d}.md").parent.mkdir(exist_ok=True)
         (sample / "bulk" / f"{i:03d}.md").write_text(f"note {i}\n")
-    env = _env(tmp_path, BRAINSYNC_CHUNK_SIZE="10", BRAINSYNC_CHUNK_PAUSE_SECONDS="0.1")
+    env = _env(tmp_path, BRAINSYNC_CHUNK_SIZE="10", BRAINSYNC_CHUNK_PAUSE_SECONDS="0.3")
     proc = subprocess.Popen(
         [sys.executable, "-m", "brainsync", "import"],
         cwd=tmp_path,
