@@ -125,3 +125,26 @@ def test_a_root_swapped_after_planning_stops_the_chunks(
     with pytest.raises(RootUnavailableError, match="not the folder this job planned on"):
         operation.run_chunk(chunks[0])
     assert len(rows(brain)) == 8
+
+
+def test_a_synced_file_keeps_its_place_against_a_clashing_newcomer(
+    brain: Brain, disk: Any, rows: Any
+) -> None:
+    disk.write("Zeta.md", "first, synced\n")
+    brain.sync()
+    brain.put_entity("note", "zeta", text="newcomer\n")  # sorts after, clashes by case
+    brain.put_entity("note", "ALPHA", text="a\n")
+    disk.write("alpha.md", "hand-made alpha\n")  # sorts after ALPHA.md, clashes too
+    report = brain.sync()
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert set(skipped) == {"zeta.md", "alpha.md"}  # the synced path, then sort order, wins
+    assert all("clashes with" in reason for reason in skipped.values())
+    assert disk.read("Zeta.md") == b"first, synced\n"
+    assert not (disk.root / "zeta.md").exists()
+    assert disk.read("ALPHA.md") == b"a\n"
+    assert disk.read("alpha.md") == b"hand-made alpha\n"
+    for type_filter in (["note"], ["post"]):
+        filtered = brain.sync(types=type_filter)
+        assert filtered.deleted == 0
+    assert rows(brain)["note:Zeta"].content == "first, synced\n"
+    assert rows(brain)["note:zeta"].content == "newcomer\n"

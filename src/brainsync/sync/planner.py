@@ -148,12 +148,11 @@ class Planner:
         wanted = set(request.types)
         # a held path (too large, a link) or one in an unreadable folder was reported by the
         # scan; its entity must neither import it through a chunk's read nor overwrite it
-        items = [
-            (path, key)
-            for path, key in sorted(by_path.items())
-            if (not wanted or key.type in wanted) and not inv.scan.is_shadowed(path)
-        ]
-        return self._drop_clashes(items, report)
+        items = [(p, k) for p, k in sorted(by_path.items()) if not inv.scan.is_shadowed(p)]
+        # clashes are judged over every type (a note folder can clash with a type folder),
+        # and a path that is already synced keeps its place against a newcomer
+        kept = self._drop_clashes(items, set(inv.records), report)
+        return [(path, key) for path, key in kept if not wanted or key.type in wanted]
 
     @staticmethod
     def _one_path_per_key(
@@ -241,18 +240,18 @@ class Planner:
 
     @staticmethod
     def _drop_clashes(
-        items: list[tuple[str, EntityKey]], report: Report
+        items: list[tuple[str, EntityKey]], synced: set[str], report: Report
     ) -> list[tuple[str, EntityKey]]:
         seen: dict[str, str] = {}
         kept: list[tuple[str, EntityKey]] = []
-        for path, key in items:
+        for path, key in sorted(items, key=lambda item: (item[0] not in synced, item[0])):
             first = seen.setdefault(clash_key(path), path)
             if first != path:
                 reason = f"clashes with {first} on case-insensitive or normalising file systems"
                 report.skipped.append(Skip(path, reason))
                 continue
             kept.append((path, key))
-        return kept
+        return sorted(kept)
 
     @staticmethod
     def _settled(path: str, key: EntityKey, inv: _Inventory) -> bool:
