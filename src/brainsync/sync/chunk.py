@@ -414,7 +414,16 @@ class ChunkRunner:
         entity_type.validate(parsed.metadata)
         updated = datetime.fromtimestamp(item.snapshot.mtime_ns / 1e9, tz=UTC)
         created = item.entity.created if item.entity else updated
-        return Entity(item.key, text, parsed.body, parsed.metadata, created, updated)
+        # strict UTF-8 round-trips: the document hashes exactly like the file's bytes
+        return Entity(
+            item.key,
+            text,
+            parsed.body,
+            parsed.metadata,
+            created,
+            updated,
+            content_hash=item.snapshot.file_hash,
+        )
 
     def _write_entity(
         self,
