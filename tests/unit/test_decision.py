@@ -81,3 +81,10 @@ def test_side_of() -> None:
     assert side_of(present=True, has_record=False, same_as_record=False) is N
     assert side_of(present=True, has_record=True, same_as_record=True) is U
     assert side_of(present=True, has_record=True, same_as_record=False) is C
+
+
+def test_every_action_has_a_handler() -> None:
+    from brainsync.sync.chunk import ChunkRunner
+
+    for action in Action:
+        assert callable(getattr(ChunkRunner, f"_do_{action.name.lower()}", None)), action

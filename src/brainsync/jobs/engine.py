@@ -80,7 +80,13 @@ class DbosEngine:
         try:
             # A client never creates the schema; the first process to open the store does.
             DBOS.migrate(system_db_url)
-            self._client = DBOSClient(system_database_url=system_db_url, application_name=APP_NAME)
+            # A lost job store must surface as an error, not block a command (or a thread
+            # that outlives its service) in a retry loop forever.
+            self._client = DBOSClient(
+                system_database_url=system_db_url,
+                application_name=APP_NAME,
+                retry_connection_errors=False,
+            )
             self._client.register_queue(
                 QUEUE_NAME,
                 partition_concurrency=1,

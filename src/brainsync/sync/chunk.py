@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,20 @@ from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.report import Conflict, ItemError, Report, Skip
-from brainsync.store import ChangeSet, EntityChange, Store, SyncRecord
+from brainsync.store import EntityChange, Store, SyncRecord
 from brainsync.sync.decision import Action, Direction, decide, side_of
-from brainsync.sync.files import FileIO, FileSnapshot, atomic_write, read_snapshot, remove_file
+from brainsync.sync.files import FileIO, atomic_write, read_snapshot, remove_file
 from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
 from brainsync.sync.paths import PathGuard
+from brainsync.sync.work import (
+    Item,
+    Result,
+    Write,
+    conflict_copy_path,
+    expect,
+    make_record,
+    unreport_stale,
+)
 
 __all__ = ["ChunkRunner", "RunOptions"]
 
@@ -39,60 +48,6 @@ class RunOptions:
     dry_run: bool = False
     fsync: bool = False
     pause_seconds: float = 0.0  # throttle: a pause before each chunk leaves I/O to others
-
-
-@dataclass
-class _Item:
-    path: str
-    key: EntityKey
-    record: SyncRecord | None
-    entity: Entity | None
-    guard: PathGuard
-    snapshot: FileSnapshot | None = None
-    move_from: SyncRecord | None = None
-    move_entity: Entity | None = None
-    read_error: BrainsyncError | OSError | None = None
-
-
-@dataclass(frozen=True)
-class _Write:
-    """A file write decided on, run later in the pool with the chunk's other writes."""
-
-    item: _Item
-    entity: Entity
-    data: bytes
-    fsync: bool
-    counted: str | None  # the report counter this write was counted in when decided
-
-    def run(self) -> SyncRecord | Skip | str:
-        """Write the file: its new sync record, a skip, or the reason it failed."""
-        try:
-            if _changed_since_read(self.item):
-                # edited on disk since this chunk looked: never overwrite an edit (C1)
-                return Skip(self.item.path, "file changed during the run; not overwritten")
-            info = atomic_write(
-                self.item.guard, self.item.path, self.data, self.entity.updated, fsync=self.fsync
-            )
-        except (BrainsyncError, OSError) as exc:
-            return str(exc)
-        snapshot = FileSnapshot(
-            self.item.path, b"", self.entity.content_hash, info.st_size, info.st_mtime_ns
-        )
-        return _record(self.item.path, self.entity.key, snapshot, self.entity.content_hash)
-
-
-@dataclass
-class _Result:
-    report: Report = field(default_factory=Report)
-    changes: ChangeSet = field(default_factory=ChangeSet)
-    conflicts: list[ConflictFound] = field(default_factory=list)
-    writes: list[_Write] = field(default_factory=list)
-
-
-def conflict_copy_path(path: str, entity_hash: str) -> str:
-    """Where the database side of a conflict is written: predictable, never imported."""
-    stem = path[: -len(".md")] if path.endswith(".md") else path
-    return f"{stem}.conflict-{entity_hash[:8]}.md"
 
 
 class ChunkRunner:
@@ -119,7 +74,7 @@ class ChunkRunner:
         # and parsing are pure Python, where threads only contend for the GIL
         self._io.map(self._read, loaded)
         results = [self._process(item, options) for item in loaded]
-        total = _Result()
+        total = Result()
         for result in results:
             total.report.merge(result.report)
             total.changes.upserts.extend(result.changes.upserts)
@@ -133,11 +88,11 @@ class ChunkRunner:
         total.report.dry_run = options.dry_run
         if not options.dry_run:
             applied = self._store.apply(total.changes)
-            _unreport_stale(total.changes.stale, loaded, results, total.report)
+            unreport_stale(total.changes.stale, loaded, results, total.report)
             self._publish(applied, total.conflicts)
         return total.report
 
-    def _load(self, items: list[dict[str, Any]]) -> list[_Item]:
+    def _load(self, items: list[dict[str, Any]]) -> list[Item]:
         keys = [EntityKey.parse(i["key"]) for i in items]
         keys += [EntityKey.parse(i["from_key"]) for i in items if "from_key" in i]
         paths = [i["path"] for i in items] + [i["from"] for i in items if "from" in i]
@@ -147,16 +102,16 @@ class ChunkRunner:
         guard = PathGuard(self._root)  # one per chunk: folders verified once per chunk
         for raw in items:
             key = EntityKey.parse(raw["key"])
-            item = _Item(raw["path"], key, records.get(raw["path"]), entities.get(key), guard)
+            item = Item(raw["path"], key, records.get(raw["path"]), entities.get(key), guard)
             if "from" in raw:
                 item.move_from = records.get(raw["from"])
                 item.move_entity = entities.get(EntityKey.parse(raw["from_key"]))
             loaded.append(item)
         return loaded
 
-    def _write_all(self, total: _Result) -> None:
+    def _write_all(self, total: Result) -> None:
         """Run the chunk's file writes in the pool; a failed write is that item's error."""
-        outcomes = self._io.map(_Write.run, total.writes)
+        outcomes = self._io.map(Write.run, total.writes)
         for write, outcome in zip(total.writes, outcomes, strict=True):
             if isinstance(outcome, SyncRecord):
                 total.changes.records.append(outcome)
@@ -169,14 +124,14 @@ class ChunkRunner:
                 setattr(total.report, write.counted, getattr(total.report, write.counted) - 1)
 
     @staticmethod
-    def _read(item: _Item) -> None:
+    def _read(item: Item) -> None:
         try:
             item.snapshot = read_snapshot(item.guard, item.path)
         except (BrainsyncError, OSError) as exc:
             item.read_error = exc
 
-    def _process(self, item: _Item, options: RunOptions) -> _Result:
-        result = _Result()
+    def _process(self, item: Item, options: RunOptions) -> Result:
+        result = Result()
         try:
             if item.read_error is not None:
                 raise item.read_error
@@ -189,7 +144,7 @@ class ChunkRunner:
             result.report.errors.append(ItemError(item.path, f"{type(exc).__name__}: {exc}"))
         return result
 
-    def _act(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _act(self, item: Item, options: RunOptions, result: Result) -> None:
         if item.snapshot is None and item.record is None and item.entity is None:
             result.report.vanished += 1  # planned, then gone before this chunk (catalogue B5)
             return
@@ -210,7 +165,7 @@ class ChunkRunner:
         handler(item, options, result)
 
     @staticmethod
-    def _decide(item: _Item, options: RunOptions) -> Action:
+    def _decide(item: Item, options: RunOptions) -> Action:
         snap, record, entity = item.snapshot, item.record, item.entity
         file_side = side_of(
             snap is not None,
@@ -231,7 +186,7 @@ class ChunkRunner:
             propagate_deletes=options.propagate_deletes,
         )
 
-    def _renamed(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _renamed(self, item: Item, options: RunOptions, result: Result) -> None:
         """The entity's file got another name that maps to the same id: follow the file."""
         old = item.move_from
         assert old is not None
@@ -255,7 +210,7 @@ class ChunkRunner:
         if not options.dry_run:
             result.changes.drop_records.append(old.path)
 
-    def _movable(self, item: _Item) -> bool:
+    def _movable(self, item: Item) -> bool:
         source, old = item.move_from, item.move_entity
         if source is None or item.entity is not None:
             return False
@@ -264,23 +219,25 @@ class ChunkRunner:
 
     # -- actions ------------------------------------------------------------------------
 
-    def _do_nothing(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_nothing(self, item: Item, options: RunOptions, result: Result) -> None:
         result.report.unchanged += 1
         snap, record = item.snapshot, item.record
         if options.dry_run or snap is None or record is None or snap.file_hash != record.file_hash:
             return
         if (snap.size, snap.mtime_ns) != (record.size, record.mtime_ns):
             # same bytes, new stat (a touch): remember the stat, or every plan re-reads it
-            result.changes.records.append(_record(item.path, record.key, snap, record.entity_hash))
+            result.changes.records.append(
+                make_record(item.path, record.key, snap, record.entity_hash)
+            )
 
-    def _do_record(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_record(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.snapshot is not None and item.entity is not None
         result.report.unchanged += 1
         result.changes.records.append(
-            _record(item.path, item.key, item.snapshot, item.entity.content_hash)
+            make_record(item.path, item.key, item.snapshot, item.entity.content_hash)
         )
 
-    def _do_import(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_import(self, item: Item, options: RunOptions, result: Result) -> None:
         entity = self._entity_from_file(item, result)
         if entity is None:
             return
@@ -292,19 +249,19 @@ class ChunkRunner:
             return
         assert item.snapshot is not None
         result.changes.upserts.append(entity)
-        _expect(result, item.key, item.entity)
+        expect(result, item.key, item.entity)
         result.changes.records.append(
-            _record(item.path, item.key, item.snapshot, entity.content_hash)
+            make_record(item.path, item.key, item.snapshot, entity.content_hash)
         )
 
-    def _do_export(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_export(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.entity is not None
         counted = "created" if item.snapshot is None else "updated"
         setattr(result.report, counted, getattr(result.report, counted) + 1)
         if not options.dry_run:
             self._write_entity(item, item.entity, options, result, counted)
 
-    def _do_conflict(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_conflict(self, item: Item, options: RunOptions, result: Result) -> None:
         """Both sides changed: every policy but ``fail`` keeps the losing side as a copy."""
         assert item.entity is not None and item.snapshot is not None
         if options.policy == "fail":
@@ -336,22 +293,22 @@ class ChunkRunner:
         data = item.entity.document.encode("utf-8")
         atomic_write(item.guard, copy, data, item.entity.updated, fsync=options.fsync)
         result.changes.upserts.append(entity)
-        _expect(result, item.key, item.entity)
+        expect(result, item.key, item.entity)
         result.changes.records.append(
-            _record(item.path, item.key, item.snapshot, entity.content_hash)
+            make_record(item.path, item.key, item.snapshot, entity.content_hash)
         )
 
-    def _do_delete_entity(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_delete_entity(self, item: Item, options: RunOptions, result: Result) -> None:
         if os.path.lexists(item.guard.check(item.path)):
             result.report.skipped.append(Skip(item.path, "file reappeared; not deleted"))
             return
         result.report.deleted += 1
         if not options.dry_run:
             result.changes.deletes.append(item.key)
-            _expect(result, item.key, item.entity)
+            expect(result, item.key, item.entity)
             result.changes.drop_records.append(item.path)
 
-    def _do_delete_file(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_delete_file(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.snapshot is not None
         result.report.deleted += 1
         if options.dry_run:
@@ -364,23 +321,23 @@ class ChunkRunner:
         remove_file(item.guard, item.path)
         result.changes.drop_records.append(item.path)
 
-    def _do_reimport_deleted(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_reimport_deleted(self, item: Item, options: RunOptions, result: Result) -> None:
         self._conflict(
             item, "entity was deleted but the file was edited: re-imported", None, result
         )
         self._do_import(item, options, result)
 
-    def _do_restore_file(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_restore_file(self, item: Item, options: RunOptions, result: Result) -> None:
         self._conflict(
             item, "file was deleted but the entity was edited: file restored", None, result
         )
         self._do_export(item, options, result)
 
-    def _do_drop_record(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _do_drop_record(self, item: Item, options: RunOptions, result: Result) -> None:
         if not options.dry_run:
             result.changes.drop_records.append(item.path)
 
-    def _move(self, item: _Item, options: RunOptions, result: _Result) -> None:
+    def _move(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.move_from is not None
         entity = self._entity_from_file(item, result)
         if entity is None:
@@ -390,17 +347,17 @@ class ChunkRunner:
             return
         assert item.snapshot is not None
         result.changes.deletes.append(item.move_from.key)
-        _expect(result, item.move_from.key, item.move_entity)
+        expect(result, item.move_from.key, item.move_entity)
         result.changes.drop_records.append(item.move_from.path)
         result.changes.upserts.append(entity)
-        _expect(result, item.key, item.entity)
+        expect(result, item.key, item.entity)
         result.changes.records.append(
-            _record(item.path, item.key, item.snapshot, entity.content_hash)
+            make_record(item.path, item.key, item.snapshot, entity.content_hash)
         )
 
     # -- building blocks ----------------------------------------------------------------
 
-    def _entity_from_file(self, item: _Item, result: _Result) -> Entity | None:
+    def _entity_from_file(self, item: Item, result: Result) -> Entity | None:
         """Parse and validate the file; ``None`` (with the reason reported) when it can't be."""
         assert item.snapshot is not None
         text = decode_file(item.snapshot.data)
@@ -427,23 +384,25 @@ class ChunkRunner:
 
     def _write_entity(
         self,
-        item: _Item,
+        item: Item,
         entity: Entity,
         options: RunOptions,
-        result: _Result,
+        result: Result,
         counted: str | None = None,
     ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
         data = entity.document.encode("utf-8")
         snapshot = item.snapshot
         if snapshot is None or snapshot.data != data:
-            result.writes.append(_Write(item, entity, data, options.fsync, counted))
+            result.writes.append(Write(item, entity, data, options.fsync, counted))
             return
         # identical bytes are never rewritten: the mtime stays
-        result.changes.records.append(_record(item.path, entity.key, snapshot, entity.content_hash))
+        result.changes.records.append(
+            make_record(item.path, entity.key, snapshot, entity.content_hash)
+        )
 
     @staticmethod
-    def _conflict(item: _Item, resolution: str, copy: str | None, result: _Result) -> None:
+    def _conflict(item: Item, resolution: str, copy: str | None, result: Result) -> None:
         key = str(item.key)
         result.report.conflicts.append(Conflict(item.path, key, resolution, copy))
         result.conflicts.append(ConflictFound(key, item.path, resolution, copy))
@@ -460,45 +419,3 @@ class ChunkRunner:
                 self._bus.publish(event_type(key, change.entity.content_hash))
         for conflict in conflicts:
             self._bus.publish(conflict)
-
-
-def _changed_since_read(item: _Item) -> bool:
-    """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
-    target = item.guard.check(item.path)
-    try:
-        info = os.lstat(target)
-    except FileNotFoundError:
-        return item.snapshot is not None
-    seen = item.snapshot
-    if seen is None:
-        return True
-    if (info.st_size, info.st_mtime_ns) == (seen.size, seen.mtime_ns):
-        return False
-    current = read_snapshot(item.guard, item.path)
-    return current is None or current.file_hash != seen.file_hash
-
-
-def _unreport_stale(
-    stale: set[EntityKey], items: list[_Item], results: list[_Result], report: Report
-) -> None:
-    """Items whose entity changed in the database during the chunk were left alone."""
-    for item, result in zip(items, results, strict=True):
-        moved_key = item.move_from.key if item.move_from else None
-        if item.key not in stale and moved_key not in stale:
-            continue
-        counted = result.report
-        report.created -= counted.created
-        report.updated -= counted.updated
-        report.deleted -= counted.deleted
-        report.moved -= counted.moved
-        reason = "entity changed in the database during the run; re-checked next run"
-        report.skipped.append(Skip(item.path, reason))
-
-
-def _expect(result: _Result, key: EntityKey, seen: Entity | None) -> None:
-    """Note the entity this change was decided on: a change to it meanwhile voids ours."""
-    result.changes.expected[key] = seen.content_hash if seen is not None else None
-
-
-def _record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: str) -> SyncRecord:
-    return SyncRecord(path, key, snapshot.size, snapshot.mtime_ns, snapshot.file_hash, entity_hash)

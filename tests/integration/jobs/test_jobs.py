@@ -117,7 +117,7 @@ def test_persistent_transient_errors_fail_after_the_last_attempt(open_service: O
 
 def test_cancel_stops_at_a_chunk_boundary_and_resume_finishes(open_service: Open, work: Work):
     service = open_service()
-    params = work("cut", items=12, chunk=2, sleep=0.05)
+    params = work("cut", items=12, chunk=2, sleep=0.2)  # slow enough to cancel mid-job
     job_id = service.enqueue("fake", params, lane="/cut")
     eventually(lambda: service.status(job_id).progress.current >= 4, "some chunks done")
 
@@ -197,7 +197,7 @@ def test_one_worker_per_process(open_service: Open, system_db_url: str):
 
 def test_close_hands_running_jobs_back_for_the_next_worker(open_service: Open, work: Work):
     first = open_service()
-    params = work("handoff", items=8, sleep=0.05)
+    params = work("handoff", items=8, sleep=0.2)  # slow enough to close mid-job
     job_id = first.enqueue("fake", params, lane="/h")
     eventually(lambda: first.status(job_id).progress.current >= 2, "some chunks done")
     first.close()

@@ -77,7 +77,7 @@ def test_killed_worker_resumes_with_the_same_executor_id(
     open_service: Open, work: Work, spawn: Callable[[str], subprocess.Popen[str]]
 ):
     service = open_service(start_worker=False)
-    params = work(items=30, sleep=0.02)
+    params = work(items=30, sleep=0.1)  # long enough that the kill always lands mid-job
     first = spawn("w1")
     job_id = service.enqueue("fake", params, lane="/crash")
     kill_after(service, job_id, 8, first)
@@ -97,7 +97,7 @@ def test_dead_workers_jobs_are_recovered_by_another_worker(
     open_service: Open, work: Work, spawn: Callable[[str], subprocess.Popen[str]], how: str
 ):
     service = open_service(start_worker=False, deadline_seconds=0.2)
-    params = work(items=12, sleep=0.02)
+    params = work(items=12, sleep=0.2)  # long enough that the kill always lands mid-job
     first = spawn("dead-host")
     job_id = service.enqueue("fake", params, lane="/crash")
     kill_after(service, job_id, 4, first)
