@@ -75,9 +75,11 @@ def test_pool_keeps_order_and_uses_threads() -> None:
 
     with FileIO(threads=4, batch=10) as io:
         assert io.map(work, range(500)) == [n * n for n in range(500)]
-    assert len(seen) >= 1
+    assert seen and threading.main_thread().ident not in seen  # the pool did the work
+    seen.clear()
     with FileIO(threads=1) as io:
         assert io.map(work, [3]) == [9]
+    assert seen == {threading.main_thread().ident}  # one thread: inline, no pool
 
 
 def test_pool_propagates_errors() -> None:

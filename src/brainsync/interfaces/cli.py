@@ -91,28 +91,24 @@ def _run(
     finish_job(job, as_json)
 
 
-@app.command("export")
-def export_cmd(
-    ctx: typer.Context,
-    types: TypesOpt = None,
-    dry_run: DryRunOpt = False,
-    as_json: JsonOpt = False,
-    no_wait: NoWaitOpt = False,
-) -> None:
-    """Write entities from the database to markdown files (a durable job)."""
-    _run(ctx, "export", {"types": types, "dry_run": dry_run}, as_json, no_wait)
+def _one_way(kind: str, summary: str) -> None:
+    """Register ``export`` or ``import``: the same options, one direction each."""
+
+    def command(
+        ctx: typer.Context,
+        types: TypesOpt = None,
+        dry_run: DryRunOpt = False,
+        as_json: JsonOpt = False,
+        no_wait: NoWaitOpt = False,
+    ) -> None:
+        _run(ctx, kind, {"types": types, "dry_run": dry_run}, as_json, no_wait)
+
+    command.__doc__ = summary
+    app.command(kind)(command)
 
 
-@app.command("import")
-def import_cmd(
-    ctx: typer.Context,
-    types: TypesOpt = None,
-    dry_run: DryRunOpt = False,
-    as_json: JsonOpt = False,
-    no_wait: NoWaitOpt = False,
-) -> None:
-    """Read markdown files into the database (a durable job)."""
-    _run(ctx, "import", {"types": types, "dry_run": dry_run}, as_json, no_wait)
+_one_way("export", "Write entities from the database to markdown files (a durable job).")
+_one_way("import", "Read markdown files into the database (a durable job).")
 
 
 @app.command("sync")

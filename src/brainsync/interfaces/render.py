@@ -16,7 +16,6 @@ from brainsync.report import Report
 __all__ = [
     "entity_dict",
     "job_dict",
-    "job_summary",
     "print_job",
     "print_json",
     "print_report",
@@ -117,7 +116,7 @@ def job_dict(job: Job) -> dict[str, Any]:
     }
 
 
-def job_summary(job: Job) -> str:
+def _counts(job: Job) -> str:
     """One line: counts and errors so far."""
     if job.result is None:
         return job.error or job.progress.message
@@ -131,7 +130,7 @@ def print_job(console: Console, job: Job, *, brief: bool) -> None:
     stalled = " STALLED" if job.stalled else ""
     progress = f"{job.progress.current}/{job.progress.total}"
     console.print(
-        f"{job.id}  {job.kind:<6} {job.state.value:<9}{stalled} {progress:>11}  {job_summary(job)}",
+        f"{job.id}  {job.kind:<6} {job.state.value:<9}{stalled} {progress:>11}  {_counts(job)}",
         markup=False,
         highlight=False,
     )

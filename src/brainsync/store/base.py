@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -280,27 +281,38 @@ class Store:
 
     def _apply(self, conn: Connection, changes: ChangeSet) -> list[EntityChange]:
         """The body of :meth:`apply`, inside its transaction."""
-        changes.stale = self._stale_keys(conn, changes.expected)
+        keys = [*changes.expected, *(e.key for e in changes.upserts), *changes.deletes]
+        stored = self._stored(conn, keys)
+        changes.stale = {
+            key for key, seen in changes.expected.items() if _hash_of(stored.get(key)) != seen
+        }
         if changes.stale:
             changes = self._without_stale(conn, changes)
-        done = self._upsert_entities(conn, changes.upserts)
-        done += self._delete_entities(conn, changes.deletes)
+        done = self._upsert_entities(conn, changes.upserts, stored)
+        present = set(stored) | {change.key for change in done}  # a key in both ends deleted
+        done += self._delete_entities(conn, changes.deletes, present)
         self._upsert_records(conn, changes.records)
         for batch in _batches(list(dict.fromkeys(changes.drop_records))):
             conn.execute(delete(sync_state).where(sync_state.c.path.in_(batch)))
         return done
 
-    def _stale_keys(
-        self, conn: Connection, expected: dict[EntityKey, str | None]
-    ) -> set[EntityKey]:
-        """Keys whose stored hash is no longer the one their change was decided on."""
-        stale: set[EntityKey] = set()
-        for batch in _batches(list(expected)):
-            query = select(entities.c.type, entities.c.id, entities.c.content_hash)
-            query = query.where(key_in(entities, batch)).with_for_update()
-            stored = {EntityKey(r.type, r.id): r.content_hash for r in conn.execute(query)}
-            stale.update(key for key in batch if stored.get(key) != expected[key])
-        return stale
+    def _stored(self, conn: Connection, keys: list[EntityKey]) -> dict[EntityKey, _Stored]:
+        """The stored hash, version and creation time of ``keys``, locked for this write.
+
+        One query per batch serves the staleness check, the upserts and the deletes.
+        """
+        found: dict[EntityKey, _Stored] = {}
+        columns = (
+            entities.c.type, entities.c.id, entities.c.content_hash,
+            entities.c.version, entities.c.created,
+        )  # fmt: skip
+        for batch in _batches(list(dict.fromkeys(keys))):
+            query = select(*columns).where(key_in(entities, batch)).with_for_update()
+            found.update(
+                (EntityKey(r.type, r.id), _Stored(r.content_hash, r.version, r.created))
+                for r in conn.execute(query)
+            )
+        return found
 
     def _without_stale(self, conn: Connection, changes: ChangeSet) -> ChangeSet:
         """The change set less everything that concerns a stale key."""
@@ -318,24 +330,19 @@ class Store:
             stale=stale,
         )
 
-    def _upsert_entities(self, conn: Connection, upserts: list[Entity]) -> list[EntityChange]:
+    def _upsert_entities(
+        self, conn: Connection, upserts: list[Entity], stored: dict[EntityKey, _Stored]
+    ) -> list[EntityChange]:
         """Write the entities whose hash changed, in one bulk upsert."""
-        latest = list({entity.key: entity for entity in upserts}.values())
         done: list[EntityChange] = []
-        for batch in _batches(latest):
-            query = select(
-                entities.c.type, entities.c.id, entities.c.content_hash,
-                entities.c.version, entities.c.created,
-            ).where(key_in(entities, [entity.key for entity in batch]))  # fmt: skip
-            stored = {EntityKey(r.type, r.id): r for r in conn.execute(query)}
-            for entity in batch:
-                old = stored.get(entity.key)
-                if old is None:
-                    new = entity if entity.version == 1 else replace(entity, version=1)
-                    done.append(EntityChange("created", entity.key, new))
-                elif old.content_hash != entity.content_hash:
-                    new = replace(entity, version=old.version + 1, created=old.created)
-                    done.append(EntityChange("updated", entity.key, new))
+        for entity in {entity.key: entity for entity in upserts}.values():
+            old = stored.get(entity.key)
+            if old is None:
+                new = entity if entity.version == 1 else replace(entity, version=1)
+                done.append(EntityChange("created", entity.key, new))
+            elif old.content_hash != entity.content_hash:
+                new = replace(entity, version=old.version + 1, created=old.created)
+                done.append(EntityChange("updated", entity.key, new))
         rows = [entity_row(change.entity) for change in done if change.entity is not None]
         if rows:
             conn.execute(self._entity_upsert(), rows)
@@ -353,16 +360,14 @@ class Store:
             where=entities.c.content_hash != new.content_hash,
         )
 
-    def _delete_entities(self, conn: Connection, keys: list[EntityKey]) -> list[EntityChange]:
+    def _delete_entities(
+        self, conn: Connection, keys: list[EntityKey], present: set[EntityKey]
+    ) -> list[EntityChange]:
         """Delete the entities among ``keys`` that exist."""
-        done: list[EntityChange] = []
-        for batch in _batches(list(dict.fromkeys(keys))):
-            query = select(entities.c.type, entities.c.id).where(key_in(entities, batch))
-            found = {EntityKey(r.type, r.id) for r in conn.execute(query)}
-            if found:
-                conn.execute(delete(entities).where(key_in(entities, found)))
-                done += [EntityChange("deleted", key, None) for key in batch if key in found]
-        return done
+        found = [key for key in dict.fromkeys(keys) if key in present]
+        for batch in _batches(found):
+            conn.execute(delete(entities).where(key_in(entities, batch)))
+        return [EntityChange("deleted", key, None) for key in found]
 
     def _upsert_records(self, conn: Connection, records: list[SyncRecord]) -> None:
         """Insert or replace sync records by path, in one bulk upsert."""
@@ -431,3 +436,15 @@ class Store:
         )
         with self._translate("write meta"), self._write() as conn:
             conn.execute(stmt, {"name": name, "value": value})
+
+
+class _Stored(NamedTuple):
+    """What a write needs to know of a stored entity."""
+
+    content_hash: str
+    version: int
+    created: datetime
+
+
+def _hash_of(row: _Stored | None) -> str | None:
+    return None if row is None else row.content_hash

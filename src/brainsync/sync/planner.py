@@ -309,11 +309,12 @@ class Planner:
         if not gone:
             return candidates
         moved_from: set[str] = set()
+        guard = PathGuard(self._root)  # one for the whole pairing: folders verified once
         for item in candidates:
             stat = inv.scan.files.get(item["path"])
             if stat is None or item["path"] in inv.records or "from" in item:
                 continue
-            source = self._match_move(item, stat, gone)
+            source = self._match_move(item, stat, gone, guard)
             if source is not None:
                 item["from"] = source.path
                 item["from_key"] = str(source.key)
@@ -321,14 +322,18 @@ class Planner:
         return [item for item in candidates if item["path"] not in moved_from]
 
     def _match_move(
-        self, item: dict[str, Any], stat: FileStat, gone: dict[tuple[str, int], list[SyncRecord]]
+        self,
+        item: dict[str, Any],
+        stat: FileStat,
+        gone: dict[tuple[str, int], list[SyncRecord]],
+        guard: PathGuard,
     ) -> SyncRecord | None:
         key = EntityKey.parse(item["key"])
         sources = gone.get((key.type, stat.size))
         if not sources:
             return None
         try:
-            snapshot = read_snapshot(PathGuard(self._root), item["path"])
+            snapshot = read_snapshot(guard, item["path"])
         except (BrainsyncError, OSError):
             return None  # not a move then; the chunk reads it again and reports why
         if snapshot is None:
