@@ -23,18 +23,21 @@ from brainsync.errors import (
     InvalidInputError,
     JobError,
     NotFoundError,
+    RootUnavailableError,
 )
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.plugins import build_plugin_manager, entity_types
 from brainsync.report import Report
 from brainsync.status import Status, job_summary
-from brainsync.store import Store, open_store
+from brainsync.store import FolderRecord, Store, open_store
 from brainsync.sync.chunk import RunOptions
 from brainsync.sync.decision import Direction
-from brainsync.sync.engine import LAST_RUN_META, SyncEngine
+from brainsync.sync.engine import SyncEngine
 from brainsync.sync.files import FileIO
+from brainsync.sync.folders import FolderPlace, Folders, Joined
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.planner import PlanRequest
+from brainsync.sync.scan import IgnoredPath, ignored_paths
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job, JobHandle, JobService
@@ -105,13 +108,90 @@ class Brain:
             )
         return self._engine
 
+    # -- folders ----------------------------------------------------------------------------
+
+    @property
+    def _registry(self) -> Folders:
+        return Folders(self.store, self.settings.state_home)
+
+    def _place(self) -> FolderPlace:
+        s = self.settings
+        return FolderPlace(s.host, s.root, s.folder_label or s.root.name)
+
+    def folder(self) -> FolderRecord | None:
+        """The folder this brain's directory is in the store, or None before it joins."""
+        return self._registry.find(self._place())
+
+    def join_folder(self) -> Joined:
+        """This directory's folder, registered first if the store does not know it yet."""
+        return self._registry.join(self._place())
+
+    def folders(self) -> list[FolderRecord]:
+        """Every folder the store keeps in sync (any host), oldest first."""
+        return self.store.list_folders()
+
+    def forget_folder(self, folder_id: str) -> FolderRecord:
+        """Drop a folder's sync state; no entity and no file is ever deleted by this.
+
+        ``folder_id`` may be a unique prefix of at least 4 characters. The directory joins
+        again as a new folder at its next run.
+        """
+        folder = self._folder_by_id(folder_id)
+        self.store.forget_folder(folder.id)
+        self._registry.forget_here(folder.id)
+        return folder
+
+    def _folder_by_id(self, folder_id: str) -> FolderRecord:
+        folders = self.store.list_folders()
+        exact = [f for f in folders if f.id == folder_id]
+        found = exact or [f for f in folders if len(folder_id) >= 4 and f.id.startswith(folder_id)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise InvalidInputError(
+                f"{folder_id!r} names {len(found)} folders; give more of the id"
+            )
+        raise NotFoundError(f"no folder {folder_id!r}; `brainsync folders` lists them")
+
+    def _folder_for(self, kind: str, dry_run: bool) -> tuple[str | None, list[str]]:
+        """The folder a run works on, and notes on how it was found.
+
+        A dry run never registers anything; a real run joins the folder first (a first
+        export into a directory that does not exist yet creates it: a restore).
+        """
+        if dry_run:
+            found = self.folder()
+            return (None if found is None else found.id), []
+        root = self.settings.root
+        if not root.exists() and self.folder() is None:
+            if kind != "export":
+                raise RootUnavailableError(
+                    f"sync directory {root} does not exist; create it, or run `export` to "
+                    "write the store into a new folder there"
+                )
+            root.mkdir(parents=True)
+        joined = self.join_folder()
+        return joined.folder.id, [joined.note] if joined.note else []
+
+    def _check_folder(self, folder_id: str) -> None:
+        """Refuse to run a queued job on a directory that is no longer its folder."""
+        found = self.folder()
+        if found is None or found.id != folder_id:
+            raise RootUnavailableError(
+                f"{self.settings.root} is no longer folder {folder_id} (moved, replaced or "
+                "forgotten since the job was queued); start the run again"
+            )
+
     # -- export / import / sync -------------------------------------------------------------
 
-    def request(self, kind: str, params: Mapping[str, Any]) -> tuple[PlanRequest, RunOptions]:
+    def request(
+        self, kind: str, params: Mapping[str, Any], folder: str | None = None
+    ) -> tuple[PlanRequest, RunOptions]:
         """Turn a job kind and its parameters into a plan request and run options.
 
         Parameters: ``types`` (list of type names), ``dry_run``, ``force_deletes``,
-        ``conflict`` (a policy name); ``directory`` is the job's own and ignored here.
+        ``conflict`` (a policy name), ``restore``; ``folder`` is the folder whose sync state
+        the run uses (None: a folder with no state yet).
         """
         if kind not in KINDS:
             raise InvalidInputError(f"unknown operation {kind!r}; expected one of {KINDS}")
@@ -123,6 +203,7 @@ class Brain:
         s = self.settings
         request = PlanRequest(
             direction,
+            folder,
             types,
             bool(params.get("force_deletes", False)),
             s.propagate_deletes,
@@ -138,11 +219,13 @@ class Brain:
             )
         options = RunOptions(
             direction,
+            folder,
             policy,
             s.propagate_deletes,
             bool(params.get("dry_run", False)),
             s.fsync,
             s.chunk_pause_seconds,
+            bool(params.get("restore", False)),
         )
         return request, options
 
@@ -153,8 +236,15 @@ class Brain:
         on_chunk: Callable[[int, int], None] | None = None,
     ) -> Report:
         """Run an export, import or sync inline, in this thread, and return its report."""
-        request, options = self.request(kind, params or {})
-        return self.engine.run(request, options, on_chunk)
+        return self.engine.run(self.operation(kind, params), on_chunk)
+
+    def operation(self, kind: str, params: Mapping[str, Any] | None = None) -> SyncOperation:
+        """The chunked operation a run of ``kind`` executes (a real run joins the folder)."""
+        params = params or {}
+        self.request(kind, params)  # bad parameters fail before the folder joins
+        folder, notes = self._folder_for(kind, bool(params.get("dry_run")))
+        request, options = self.request(kind, params, folder)
+        return self.engine.operation(request, options, notes)
 
     def export(self, **params: Any) -> Report:
         """Write entities to files (inline). See :meth:`run` for the parameters."""
@@ -190,6 +280,7 @@ class Brain:
                 deadline_seconds=self.settings.job_deadline_seconds,
                 start_worker=worker,
                 worker_concurrency=self.settings.worker_concurrency,
+                log_file=self.settings.state_home / "brainsync.log",
             )
         return self._jobs
 
@@ -211,12 +302,19 @@ class Brain:
     ) -> str:
         """Enqueue an export, import or sync as a durable job; returns its id at once.
 
-        Jobs of one sync directory never run at the same time (the directory is the lane).
+        Jobs of one folder never run at the same time (the folder is the lane). A real run
+        joins the folder now, so the job carries its folder's id.
         """
         job_params = {k: v for k, v in (params or {}).items() if v not in (None, (), [])}
         self.request(kind, job_params)  # bad parameters fail now, not inside the job
+        folder, notes = self._folder_for(kind, bool(job_params.get("dry_run")))
         job_params["directory"] = str(self.settings.root)
-        return self.jobs(worker=worker).enqueue(kind, job_params, lane=str(self.settings.root))
+        if folder is not None:
+            job_params["folder"] = folder
+        if notes:
+            job_params["notes"] = notes
+        lane = folder or f"directory:{self.settings.root}"
+        return self.jobs(worker=worker).enqueue(kind, job_params, lane=lane)
 
     def submit(
         self, kind: str, params: Mapping[str, Any] | None = None, *, worker: bool = True
@@ -239,8 +337,11 @@ class Brain:
     def _operation(self, kind: str, params: dict[str, Any]) -> SyncOperation:
         """The job engine's factory: the operation a job runs, for its own directory."""
         brain = self._brain_for(Path(params.get("directory") or self.settings.root))
-        request, options = brain.request(kind, params)
-        return brain.engine.operation(request, options)
+        folder = params.get("folder")
+        if folder is not None:
+            brain._check_folder(folder)
+        request, options = brain.request(kind, params, folder)
+        return brain.engine.operation(request, options, params.get("notes", ()))
 
     def _brain_for(self, directory: Path) -> Brain:
         """This brain, or one for another directory with the same settings (worker mode)."""
@@ -343,7 +444,7 @@ class Brain:
 
     def status(self, *, pending: bool = True) -> Status:
         """Counts, last runs and (by a dry-run sync) what the next sync would do."""
-        last = {k: self.store.get_meta(LAST_RUN_META + k) for k in KINDS}
+        folder = self.folder()
         report, problem = None, None
         if pending:
             try:
@@ -355,8 +456,12 @@ class Brain:
             directory=str(self.settings.root),
             store=self.store.url,
             counts=self.store.count_by_type(),
-            tracked_files=self.store.count_records(),
-            last_runs={k: v for k, v in last.items() if v},
+            folder=folder,
+            folders=self.store.list_folders(),
             pending=report,
             problem=problem,
         )
+
+    def ignored(self) -> list[IgnoredPath]:
+        """Every path under the directory that an ignore rule leaves out, with its rule."""
+        return ignored_paths(self.settings.root, self.settings.max_file_bytes)

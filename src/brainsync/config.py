@@ -46,9 +46,27 @@ class Settings:
     conflict_policy: str = "keep-both"
     job_deadline_seconds: float = 3600.0
     executor_id: str = field(default_factory=socket.gethostname)
+    #: This machine's name in the folder registry (folders are per host and path).
+    host: str = field(default_factory=socket.gethostname)
+    #: A folder's label in ``brainsync folders`` (default: the directory's name).
+    folder_label: str | None = None
     fsync: bool = False
     chunk_pause_seconds: float = 0.0
     worker_concurrency: int = 4
+    #: Watch: quiet time (ms) before a batch of file events is taken; a file younger than
+    #: this waits too, so a slow writer's save is one update.
+    watch_debounce_ms: int = 100
+    #: Watch: longest time (ms) one batch of events may gather during a burst.
+    watch_batch_max_ms: int = 1000
+    #: Watch: how long a deleted path waits before its delete is synced (an editor's or a
+    #: branch switch's delete-and-recreate becomes an update).
+    watch_delete_delay_seconds: float = 2.0
+    #: Watch: the stat-only rescan of the whole folder, the safety net for lost events.
+    watch_rescan_seconds: float = 600.0
+    #: Watch: how often the store is polled for changes made by other processes or hosts.
+    watch_poll_seconds: float = 1.0
+    #: Bearer token the MCP server's HTTP transport requires (kept out of ``repr``).
+    mcp_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.conflict_policy not in CONFLICT_POLICIES:

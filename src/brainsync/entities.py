@@ -92,6 +92,28 @@ class Entity:
     def id(self) -> str:
         return self.key.id
 
+    @property
+    def title(self) -> str | None:
+        """The ``title`` of the metadata when it is a string (what listings show)."""
+        title = self.metadata.get("title")
+        return title if isinstance(title, str) else None
+
+    def to_dict(self, *, with_document: bool = True) -> dict[str, Any]:
+        """The JSON view of the entity, shared by the CLI's ``--json``, MCP and Python."""
+        data: dict[str, Any] = {
+            "type": self.type,
+            "id": self.id,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "created": self.created.isoformat(),
+            "updated": self.updated.isoformat(),
+            "metadata": dict(self.metadata),
+        }
+        if with_document:
+            data["content"] = self.content
+            data["document"] = self.document
+        return data
+
 
 class EntityType:
     """An entity type: a name, and the rule that validates its metadata.

@@ -18,6 +18,9 @@ code the CLI uses, so interfaces map errors mechanically::
     |   +-- TransientStoreError             locked or busy: worth retrying
     +-- JobError                   exit 7   a background job could not run as asked
     +-- ConfigError                exit 8   settings that cannot be used
+
+An error that ended a background job is rebuilt in the process that follows the job
+(:func:`job_failure`), with the same class and exit code, and the job's id attached.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ __all__ = [
     "StoreError",
     "TransientStoreError",
     "UnsafePathError",
-    "error_from_description",
+    "job_failure",
+    "named_in",
 ]
 
 #: Exit code of a run that finished but where some items failed (the report lists them).
@@ -49,6 +53,12 @@ class BrainsyncError(Exception):
     """Root of every error brainsync raises on purpose."""
 
     exit_code: int = 1
+    #: The background job that ended with this error, when it came from one.
+    job_id: str | None = None
+
+    def to_dict(self) -> dict[str, str | int]:
+        """The JSON view of the error: its class name, message and exit code."""
+        return {"type": type(self).__name__, "message": str(self), "exit_code": self.exit_code}
 
 
 class NotFoundError(BrainsyncError):
@@ -117,17 +127,28 @@ class ConfigError(BrainsyncError):
     exit_code = 8
 
 
-def error_from_description(description: str) -> BrainsyncError:
-    """Rebuild an error from a stored ``"...ClassName: message"`` description.
+def named_in(description: str) -> tuple[type[BrainsyncError], str]:
+    """The most specific error class named in a ``"...ClassName: message"`` text, and the message.
 
-    A failed background job stores its error as text (the job may have run in another
-    process); this finds the most specific brainsync error class named in it, so the CLI
-    can still exit with that class's code. Unknown names give a :class:`JobError`.
+    A failed job's error is stored as text that names the error it started from (the job
+    may have run in another process); the message is what follows that class's name.
+    Text that names no brainsync class gives :class:`JobError` and the whole text.
     """
-    named = [c for c in _subclasses(BrainsyncError) if f"{c.__name__}:" in description]
+    named = [c for c in _subclasses(BrainsyncError) if f"{c.__name__}: " in description]
     if not named:
-        return JobError(description)
-    return max(named, key=lambda cls: len(cls.__mro__))(description)
+        return JobError, description
+    cls = max(named, key=lambda c: len(c.__mro__))
+    return cls, description.rpartition(f"{cls.__name__}: ")[2]
+
+
+def job_failure(type_name: str, message: str, exit_code: int, job_id: str) -> BrainsyncError:
+    """The error a job ended with, rebuilt from its record: same class, exit code and message."""
+    known = {c.__name__: c for c in _subclasses(BrainsyncError)}
+    error = known.get(type_name, JobError)(message)
+    # The record's code wins: the job may have run a version that knows more classes.
+    error.exit_code = exit_code
+    error.job_id = job_id
+    return error
 
 
 def _subclasses(root: type[BrainsyncError]) -> list[type[BrainsyncError]]:

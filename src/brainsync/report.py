@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Conflict", "ItemError", "Report", "Skip"]
+__all__ = ["Conflict", "ItemError", "LeftAlone", "Report", "Skip"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,19 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class LeftAlone:
+    """An item whose sides differ but that this one-way run may not touch, and why.
+
+    ``resolve`` names the command that settles it, so a report never calls it unchanged.
+    """
+
+    path: str
+    key: str
+    reason: str
+    resolve: str
+
+
+@dataclass(frozen=True)
 class ItemError:
     """An item that failed; the rest of the run went on."""
 
@@ -50,9 +63,14 @@ class Report:
     unchanged: int = 0
     vanished: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
+    left_alone: list[LeftAlone] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    #: What the run says about itself: how its folder was found (joined, moved, adopted).
+    notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: Paths left out by each ignore rule, by rule name (see ``brainsync.sync.ignore``).
+    ignored: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -63,7 +81,8 @@ class Report:
     def processed(self) -> int:
         """Items looked at, whatever happened to them."""
         counts = self.created + self.updated + self.deleted + self.moved + self.unchanged
-        return counts + self.vanished + len(self.conflicts) + len(self.skipped) + len(self.errors)
+        listed = len(self.conflicts) + len(self.left_alone) + len(self.skipped) + len(self.errors)
+        return counts + self.vanished + listed
 
     def merge(self, other: Report) -> Report:
         """Add ``other`` into this report (in place) and return it."""
@@ -74,8 +93,12 @@ class Report:
         self.unchanged += other.unchanged
         self.vanished += other.vanished
         self.conflicts.extend(other.conflicts)
+        self.left_alone.extend(other.left_alone)
         self.skipped.extend(other.skipped)
         self.errors.extend(other.errors)
+        for rule, count in other.ignored.items():
+            self.ignored[rule] = self.ignored.get(rule, 0) + count
+        self.notes.extend(note for note in other.notes if note not in self.notes)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +116,10 @@ class Report:
             unchanged=data.get("unchanged", 0),
             vanished=data.get("vanished", 0),
             conflicts=[Conflict(**c) for c in data.get("conflicts", [])],
+            left_alone=[LeftAlone(**item) for item in data.get("left_alone", [])],
             skipped=[Skip(**s) for s in data.get("skipped", [])],
             errors=[ItemError(**e) for e in data.get("errors", [])],
+            notes=list(data.get("notes", [])),
             dry_run=data.get("dry_run", False),
+            ignored=dict(data.get("ignored", {})),
         )

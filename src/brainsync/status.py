@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from brainsync.report import Report
+from brainsync.store.records import FolderRecord
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job
@@ -20,11 +21,30 @@ class Status:
     directory: str
     store: str
     counts: dict[str, int]
-    tracked_files: int
-    last_runs: dict[str, str]
+    #: This directory's folder; None until its first run joins it.
+    folder: FolderRecord | None
+    #: Every folder of the store (any host), this one included.
+    folders: list[FolderRecord]
     pending: Report | None
     problem: str | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def tracked_files(self) -> int:
+        """Files this folder's sync state tracks."""
+        return 0 if self.folder is None else self.folder.tracked_files
+
+    @property
+    def last_runs(self) -> dict[str, str]:
+        """When each kind of run last finished for this folder (ISO-8601)."""
+        if self.folder is None:
+            return {}
+        return {k: v.isoformat(timespec="seconds") for k, v in self.folder.last_runs.items()}
+
+    @property
+    def ignored(self) -> dict[str, int]:
+        """How many paths each ignore rule leaves out, by rule (as the next sync scans)."""
+        return {} if self.pending is None else dict(self.pending.ignored)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -33,9 +53,12 @@ class Status:
             "store": self.store,
             "counts": self.counts,
             "entities": sum(self.counts.values()),
+            "folder": None if self.folder is None else self.folder.to_dict(),
+            "folders": [folder.to_dict() for folder in self.folders],
             "tracked_files": self.tracked_files,
             "last_runs": self.last_runs,
             "pending": self.pending.to_dict() if self.pending else None,
+            "ignored": self.ignored,
             "problem": self.problem,
             "jobs": self.jobs,
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -23,6 +22,7 @@ from brainsync.errors import (
 from brainsync.store import (
     SCHEMA_VERSION,
     ChangeSet,
+    FolderRecord,
     PostgresStore,
     SQLiteStore,
     Store,
@@ -31,6 +31,8 @@ from brainsync.store import (
 )
 
 T0 = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+#: The folder whose sync state these tests write (registered by ``_folder``).
+FOLDER = "f0lder"
 TYPES = ("note", "post", "site-content")
 
 
@@ -46,6 +48,14 @@ def record(path: str, key: EntityKey, n: int = 1) -> SyncRecord:
     return SyncRecord(
         path, key, size=n, mtime_ns=n * 10**9 + 7, file_hash=f"f{n}", entity_hash=f"e{n}"
     )
+
+
+@pytest.fixture(autouse=True)
+def _folder(request: pytest.FixtureRequest) -> None:
+    """Register :data:`FOLDER` in the test's store, if the test uses one."""
+    if "store" in request.fixturenames:
+        store: Store = request.getfixturevalue("store")
+        store.add_folder(FolderRecord(FOLDER, "test", "host", "/tmp/folder", T0))
 
 
 def many_keys(n: int) -> list[EntityKey]:
@@ -125,17 +135,21 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
 def test_apply_writes_everything_in_one_go(store: Store) -> None:
     old = make("note", "old")
     store.apply(
-        ChangeSet(upserts=[old], records=[record("old.md", old.key), record("x.md", old.key)])
+        ChangeSet(
+            folder=FOLDER,
+            upserts=[old],
+            records=[record("old.md", old.key), record("x.md", old.key)],
+        )
     )
     new = make("post", "new")
     changes = store.apply(
-        ChangeSet(upserts=[new], deletes=[old.key],
+        ChangeSet(folder=FOLDER, upserts=[new], deletes=[old.key],
                   records=[record("post/new.md", new.key, 2)], drop_records=["old.md", "x.md"])
     )  # fmt: skip
     assert [(c.kind, c.key) for c in changes] == [("created", new.key), ("deleted", old.key)]
     assert changes[1].entity is None
     assert store.get(old.key) is None and store.get(new.key) == new
-    assert list(store.get_records(["old.md", "x.md", "post/new.md"])) == ["post/new.md"]
+    assert list(store.get_records(FOLDER, ["old.md", "x.md", "post/new.md"])) == ["post/new.md"]
 
 
 def test_apply_returns_only_real_changes(store: Store) -> None:
@@ -160,10 +174,11 @@ def test_apply_keeps_the_last_of_duplicate_upserts(store: Store) -> None:
 
 def test_failed_apply_leaves_nothing(store: Store) -> None:
     kept = make("note", "kept")
-    store.apply(ChangeSet(upserts=[kept], records=[record("kept.md", kept.key)]))
+    store.apply(ChangeSet(folder=FOLDER, upserts=[kept], records=[record("kept.md", kept.key)]))
     # A NOT NULL violation, raised by the database after the entity writes went through.
     broken = replace(record("bad.md", kept.key), file_hash=None)  # type: ignore[arg-type]
     failing = ChangeSet(
+        folder=FOLDER,
         upserts=[make("note", "new"), make("note", "kept", body="changed")],
         deletes=[kept.key], records=[record("new.md", kept.key), broken],
         drop_records=["kept.md"],
@@ -173,7 +188,7 @@ def test_failed_apply_leaves_nothing(store: Store) -> None:
     assert not isinstance(info.value, TransientStoreError)
     assert info.value.__cause__ is not None
     assert store.get(kept.key) == kept and store.count() == 1
-    assert list(store.iter_records()) == [record("kept.md", kept.key)]
+    assert list(store.iter_records(FOLDER)) == [record("kept.md", kept.key)]
 
 
 # -- listing and paging (catalogue K7) --------------------------------------------------
@@ -213,7 +228,7 @@ def test_exact_multiple_of_page_size(store: Store) -> None:
 
 
 def test_counts(store: Store) -> None:
-    assert (store.count(), store.count_by_type(), store.count_records()) == (0, {}, 0)
+    assert (store.count(), store.count_by_type(), store.count_records(FOLDER)) == (0, {}, 0)
     populate(store, 10)
     assert store.count() == 10
     assert store.count_by_type() == {"note": 4, "post": 3, "site-content": 3}
@@ -240,24 +255,26 @@ def test_bad_page_sizes_are_refused(store: Store) -> None:
 def test_records_round_trip_and_drop(store: Store) -> None:
     keys = many_keys(600)
     records = [record(f"{k.type}/{i:04d}.md", k, i) for i, k in enumerate(keys)]
-    store.apply(ChangeSet(records=records))
-    assert store.count_records() == 600
-    assert store.get_records([r.path for r in records] + ["nope.md"]) == {
+    store.apply(ChangeSet(folder=FOLDER, records=records))
+    assert store.count_records(FOLDER) == 600
+    assert store.get_records(FOLDER, [r.path for r in records] + ["nope.md"]) == {
         r.path: r for r in records
     }
-    assert store.records_for_keys(keys) == {r.key: r for r in records}
+    assert store.records_for_keys(FOLDER, keys) == {r.key: r for r in records}
     moved = replace(records[0], size=99, file_hash="moved")
-    store.apply(ChangeSet(records=[moved], drop_records=[r.path for r in records[1:]]))
-    assert list(store.iter_records()) == [moved]
-    assert store.records_for_keys([keys[1]]) == {}
+    store.apply(
+        ChangeSet(folder=FOLDER, records=[moved], drop_records=[r.path for r in records[1:]])
+    )
+    assert list(store.iter_records(FOLDER)) == [moved]
+    assert store.records_for_keys(FOLDER, [keys[1]]) == {}
 
 
 def test_iter_records_pages_by_path(store: Store) -> None:
     key = EntityKey("note", "n")
     paths = sorted(f"{d}/{i}.md" for d in ("a", "b", "É", "z z") for i in range(5))
-    store.apply(ChangeSet(records=[record(p, key) for p in paths]))
-    assert [r.path for r in store.iter_records(page_size=3)] == paths
-    assert [r.path for r in store.iter_records(page_size=20)] == paths
+    store.apply(ChangeSet(folder=FOLDER, records=[record(p, key) for p in paths]))
+    assert [r.path for r in store.iter_records(FOLDER, page_size=3)] == paths
+    assert [r.path for r in store.iter_records(FOLDER, page_size=20)] == paths
 
 
 # -- meta, schema, lifecycle ----------------------------------------------------------
@@ -327,18 +344,28 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def test_apply_retries_a_locked_database(
-    lock_holder: tuple[Store, Callable[[], None], Callable[[], None]], sleeps: list[float]
+    lock_holder: tuple[Store, Callable[[], None], Callable[[], None]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, hold, release = lock_holder
+    sleeps: list[float] = []
+
+    def release_at_first_back_off(seconds: float) -> None:
+        # The rival keeps its lock until the store backs off, so the first attempt always
+        # meets the lock and the second never does, however slow either side is.
+        if not sleeps:
+            release()
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(time, "sleep", release_at_first_back_off)
     hold()
-    timer = threading.Timer(0.1, release)
-    timer.start()
     try:
         change = store.put(make("note", "patient"))
     finally:
-        timer.join()
+        if not sleeps:
+            release()
     assert change is not None and change.kind == "created"
-    assert len(sleeps) >= 1
+    assert sleeps == [store.retry_delay]
 
 
 def test_apply_gives_up_on_a_lock_never_released(

@@ -132,7 +132,7 @@ def brain(make_brain: BrainFactory) -> Brain:
 
 def planned_items(brain: Brain, kind: str = "sync", **params: Any) -> list[dict[str, Any]]:
     """The items a run of ``kind`` would act on (the plan's candidates; no chunk runs)."""
-    operation = brain.engine.operation(*brain.request(kind, params))
+    operation = brain.operation(kind, params)
     return [item for chunk in operation.plan() for item in chunk["items"]]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from folder_state import tracked
 
 from brainsync.app import Brain
 from brainsync.errors import ConflictError, MassDeleteError, RootUnavailableError
@@ -46,7 +47,7 @@ def test_d2_files_deleted_offline_delete_their_entities(
     report = brain.sync()
     assert (report.deleted, report.unchanged, report.created, report.errors) == (2, 4, 0, [])
     assert keys(rows, brain) == {"note:n0", "note:n2", "note:n3", "note:n5"}
-    assert brain.store.count_records() == 4
+    assert tracked(brain) == 4
     assert disk.tree() == kept  # nothing rewritten, nothing recreated
     assert sorted(getattr(e, "key", "") for e in events) == ["note:n1", "note:n4"]
     assert planned(brain) == []
@@ -105,7 +106,7 @@ def test_d4_entity_deleted_in_database_removes_its_file(
     assert (report.deleted, report.unchanged, report.created, report.errors) == (1, 5, 0, [])
     assert not (disk.root / "n2.md").exists()
     assert disk.tree() == others
-    assert brain.store.count_records() == 5
+    assert tracked(brain) == 5
     assert "note:n2" not in rows(brain)
     assert brain.run(kind).deleted == 0
 
@@ -125,7 +126,7 @@ def test_d4_file_kept_when_deletes_do_not_propagate(make_brain: Any, disk: Any) 
 
 def assert_nothing_deleted(brain: Brain, rows: Any, count: int) -> None:
     assert len(rows(brain)) == count
-    assert brain.store.count_records() == count
+    assert tracked(brain) == count
 
 
 @pytest.mark.parametrize("kind", ["import", "sync"])
@@ -202,7 +203,7 @@ def test_d5_unreadable_root_is_refused(
         brain.run(kind)
     disk.root.chmod(0o755)
     assert len(rows(brain)) == 5
-    assert brain.store.count_records() == 6
+    assert tracked(brain) == 6
     assert (disk.root / "n0.md").exists()
 
 
@@ -220,7 +221,7 @@ def test_d5_unreadable_subfolder_deletes_nothing_inside(
         ("ideas", True)
     ]
     assert len(rows(brain)) == 6
-    assert brain.store.count_records() == 6
+    assert tracked(brain) == 6
 
 
 # -- D6: mass-delete guard --------------------------------------------------------------
@@ -240,7 +241,7 @@ def test_d6_mass_delete_refused_then_forced(
     assert "--force-deletes" in message
     assert "6 of 10" in message
     assert len(rows(brain)) == 10
-    assert brain.store.count_records() == 10
+    assert tracked(brain) == 10
     with pytest.raises(MassDeleteError):
         brain.import_()
     assert len(rows(brain)) == 10
@@ -262,11 +263,11 @@ def test_d6_mass_delete_of_entities_refused_on_export(brain: Brain, disk: Any, r
         brain.export()
     assert disk.tree() == before
     assert len(rows(brain)) == 4
-    assert brain.store.count_records() == 10
+    assert tracked(brain) == 10
     report = brain.export(force_deletes=True)
     assert (report.deleted, report.unchanged) == (6, 4)
     assert set(disk.tree()) == {f"n{n}.md" for n in range(6, 10)}
-    assert brain.store.count_records() == 4
+    assert tracked(brain) == 4
 
 
 def test_d6_share_and_minimum_are_settings(make_brain: Any, disk: Any, rows: Any) -> None:
@@ -346,7 +347,7 @@ def test_d8_rename_is_a_move(kind: str, brain: Brain, disk: Any, rows: Any) -> N
     assert len(found) == 6
     assert not (disk.root / "n2.md").exists()
     assert disk.read("renamed.md") == original.document.encode()
-    assert brain.store.count_records() == 6
+    assert tracked(brain) == 6
     assert brain.run(kind).moved == 0
 
 
@@ -365,7 +366,7 @@ def test_d8_folder_rename_is_many_moves(brain: Brain, disk: Any, rows: Any) -> N
     for n in range(8):
         assert found[f"note:thoughts:i{n}"].document == documents[f"i{n}"]
     assert not (disk.root / "ideas").exists()
-    assert brain.store.count_records() == 10
+    assert tracked(brain) == 10
 
 
 def test_d8_move_across_types_is_not_a_move(brain: Brain, disk: Any, rows: Any) -> None:

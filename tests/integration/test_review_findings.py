@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from folder_state import records as folder_records
 
 from brainsync import Brain, RootUnavailableError
 from brainsync.sync import planner as planner_module
@@ -27,7 +28,7 @@ def test_renaming_to_a_name_of_the_same_id_is_a_move(brain: Brain, disk: Any, ro
         assert (again.deleted, again.created, again.updated, again.moved) == (0, 0, 0, 0)
     assert rows(brain)["note:Meeting notes"].content == "agenda\n"
     assert disk.read("Meeting notes.md") == b"---\ntitle: m\n---\nagenda\n"
-    assert {r.path for r in brain.store.iter_records()} == {"Meeting notes.md", "other.md"}
+    assert {r.path for r in folder_records(brain)} == {"Meeting notes.md", "other.md"}
 
 
 def test_two_files_of_one_id_never_overwrite_each_other(brain: Brain, disk: Any, rows: Any) -> None:
@@ -118,7 +119,7 @@ def test_a_root_swapped_after_planning_stops_the_chunks(
     brain.sync()
     for i in range(8):
         disk.edit(f"n{i}.md", f"edited {i}\n")
-    operation = brain.engine.operation(*brain.request("sync", {}))
+    operation = brain.operation("sync")
     chunks = operation.plan()
     disk.root.rename(tmp_path / "unplugged")
     disk.root.mkdir()  # an empty mount point where the folder was

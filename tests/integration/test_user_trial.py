@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from folder_state import records as folder_records
+
 from brainsync import Brain
 
 BrainFactory = Callable[..., Brain]
@@ -106,7 +108,7 @@ def test_thousands_of_adversarial_notes_edited_on_both_sides(
         paths[400:450],
         paths[450:480],
     )
-    keys = {r.path: r.key for r in brain.store.iter_records()}
+    keys = {r.path: r.key for r in folder_records(brain)}
     expected = dict(original)
 
     for rel in disk_edit + both:
@@ -158,7 +160,7 @@ def test_thousands_of_adversarial_notes_edited_on_both_sides(
 
     entities = {str(e.key): e for e in brain.list_entities(limit=10 * N)}
     assert len(entities) == len(expected)
-    records = {r.path: r for r in brain.store.iter_records()}
+    records = {r.path: r for r in folder_records(brain)}
     assert set(records) == set(expected)
     for rel, data in expected.items():
         assert entities[str(records[rel].key)].document.encode("utf-8") == data, rel

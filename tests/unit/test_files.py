@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from brainsync.errors import UnsafePathError
-from brainsync.sync.files import FileIO, atomic_write, read_snapshot, remove_file
+from brainsync.sync.files import (
+    TEMP_MAX_AGE_SECONDS,
+    FileIO,
+    atomic_write,
+    read_snapshot,
+    remove_file,
+    sweep_temp_files,
+    temp_name,
+)
+from brainsync.sync.ignore import BRAINSYNC_TEMP, IgnoreRule, builtin_file_rule
 from brainsync.sync.paths import PathGuard
 
 
@@ -92,7 +101,7 @@ def test_pool_propagates_errors() -> None:
         io.map(boom, range(100))
 
 
-def test_temp_files_are_dot_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_temp_files_are_named_as_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     names: list[str] = []
     real_replace = os.replace
 
@@ -102,4 +111,62 @@ def test_temp_files_are_dot_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(os, "replace", spy)
     atomic_write(PathGuard(tmp_path), "n.md", b"x", None)
-    assert names and names[0].startswith(".n.md.") and names[0].endswith(".tmp")
+    found = BRAINSYNC_TEMP.fullmatch(names[0])
+    assert found is not None and names[0].startswith(".n.md.")
+    assert int(found["pid"]) == os.getpid()
+    assert builtin_file_rule(names[0]) is IgnoreRule.BRAINSYNC_TEMP
+
+
+def test_a_temp_name_fits_even_for_the_longest_name(tmp_path: Path) -> None:
+    longest = "é" * 126 + ".md"  # 255 bytes
+    assert len(temp_name(longest).encode()) <= 255
+    atomic_write(PathGuard(tmp_path), longest, b"x", None)
+    assert [p.name for p in tmp_path.iterdir()] == [longest]
+
+
+# No pid above 2**22 exists on Linux (pid_max), nor above 99999 on macOS.
+DEAD_PID = 2**22 + 1
+
+
+def _litter(folder: Path, name: str, pid: int, host: str | None = None) -> Path:
+    temp = temp_name(name, pid)
+    if host is not None:
+        found = BRAINSYNC_TEMP.fullmatch(temp)
+        assert found is not None
+        temp = temp.replace(f".{found['host']}-", f".{host}-")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / temp).write_bytes(b"half a fil")
+    return folder / temp
+
+
+def test_sweep_removes_only_our_temp_files_whose_writer_is_gone(tmp_path: Path) -> None:
+    dead = _litter(tmp_path / "post", "a.md", DEAD_PID)
+    live = _litter(tmp_path, "b.md", os.getpid())
+    ours = BRAINSYNC_TEMP.fullmatch(live.name)
+    assert ours is not None
+    other_host = "0" * 8 if ours["host"] != "0" * 8 else "1" * 8
+    elsewhere = _litter(tmp_path, "c.md", DEAD_PID, host=other_host)
+    hidden = _litter(tmp_path / ".obsidian", "d.md", DEAD_PID)  # never entered
+    users = [".foo.tmp", ".n010951.md.485362e2.tmp", "x.brainsync-tmp", ".a.md.brainsync-tmp"]
+    for name in users:
+        (tmp_path / name).write_text("the user's own")
+    os.symlink(dead, tmp_path / ("." + dead.name[1:].replace("a.md", "l.md")))
+    before = {p for p in tmp_path.rglob("*") if p != dead}
+
+    assert sweep_temp_files(tmp_path) == [f"post/{dead.name}"]
+    assert {p for p in tmp_path.rglob("*")} == before
+    assert live.exists() and elsewhere.exists() and hidden.exists()
+    assert all((tmp_path / name).read_text() == "the user's own" for name in users)
+
+
+def test_sweep_removes_any_of_ours_older_than_an_hour(tmp_path: Path) -> None:
+    live = _litter(tmp_path, "b.md", os.getpid())
+    (tmp_path / ".foo.tmp").write_text("the user's own")
+    changed = live.stat().st_ctime
+    assert sweep_temp_files(tmp_path, now=changed + TEMP_MAX_AGE_SECONDS - 1) == []
+    assert sweep_temp_files(tmp_path, now=changed + TEMP_MAX_AGE_SECONDS + 1) == [live.name]
+    assert [p.name for p in tmp_path.iterdir()] == [".foo.tmp"]
+
+
+def test_sweep_of_a_missing_folder_does_nothing(tmp_path: Path) -> None:
+    assert sweep_temp_files(tmp_path / "missing") == []

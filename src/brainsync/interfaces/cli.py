@@ -11,21 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from brainsync.app import Brain
 from brainsync.errors import BrainsyncError
-from brainsync.interfaces import cli_jobs
+from brainsync.interfaces import cli_folders, cli_jobs, mcp
 from brainsync.interfaces.console import (
+    Invocation,
     SettingsSource,
-    err,
     finish_job,
     finish_report,
     follow,
     open_brain,
     out,
     print_enqueued,
+    start_invocation,
 )
 from brainsync.interfaces.render import entity_dict, print_json, print_status
 
@@ -39,6 +39,8 @@ app = typer.Typer(
 entity_app = typer.Typer(help="Read and change single entities.", no_args_is_help=True)
 app.add_typer(entity_app, name="entity")
 cli_jobs.register(app)
+cli_folders.register(app)
+mcp.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 DryRunOpt = Annotated[
@@ -69,8 +71,12 @@ def _global(
         Path | None,
         typer.Option("--config", help="Config file [BRAINSYNC_CONFIG; default ./brainsync.toml]."),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Tracebacks and the job engine's log on stderr.")
+    ] = False,
 ) -> None:
     """Global options; each also comes from a BRAINSYNC_* variable or the config file."""
+    start_invocation(ctx, verbose=verbose)
     arguments = {"directory": directory, "db": db, "home": home}
     ctx.obj = SettingsSource(arguments, config)
 
@@ -91,6 +97,16 @@ def _run(
     finish_job(job, as_json)
 
 
+RestoreOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restore",
+        help="Write back what was deleted on the other side since the last sync instead of "
+        "leaving it alone (export: deleted files; import: deleted entities).",
+    ),
+]
+
+
 def _one_way(kind: str, summary: str) -> None:
     """Register ``export`` or ``import``: the same options, one direction each."""
 
@@ -98,10 +114,12 @@ def _one_way(kind: str, summary: str) -> None:
         ctx: typer.Context,
         types: TypesOpt = None,
         dry_run: DryRunOpt = False,
+        restore: RestoreOpt = False,
         as_json: JsonOpt = False,
         no_wait: NoWaitOpt = False,
     ) -> None:
-        _run(ctx, kind, {"types": types, "dry_run": dry_run}, as_json, no_wait)
+        params = {"types": types, "dry_run": dry_run, "restore": restore}
+        _run(ctx, kind, params, as_json, no_wait)
 
     command.__doc__ = summary
     app.command(kind)(command)
@@ -131,14 +149,24 @@ def sync_cmd(
 
 
 @app.command("status")
-def status_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Counts by type, last runs, pending changes, conflicts and invalid files."""
+def status_cmd(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    ignored: Annotated[
+        bool, typer.Option("--ignored", help="List every ignored path with its rule.")
+    ] = False,
+) -> None:
+    """Counts by type, last runs, pending changes, conflicts, invalid and ignored files."""
     with open_brain(ctx) as brain:
         status = brain.status()
+        paths = brain.ignored() if ignored else None
     if as_json:
-        print_json(out, status.to_dict())
+        data = status.to_dict()
+        if paths is not None:
+            data["ignored_paths"] = [path.to_dict() for path in paths]
+        print_json(out, data)
     else:
-        print_status(out, status)
+        print_status(out, status, paths)
 
 
 @entity_app.command("put")
@@ -200,16 +228,16 @@ def entity_delete(ctx: typer.Context, type: str, id: str) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning library errors into their exit codes."""
+    """Entry point: run the app; a failure prints a line or two and exits with its code.
+
+    Standalone mode, so that click itself prints usage errors (exit 2) and turns Exit and
+    Ctrl-C into exit codes: Typer vendors its own click, whose exceptions the ``click``
+    package's classes do not catch.
+    """
+    invocation = Invocation()
     try:
-        result = app(standalone_mode=False)
+        app(obj=invocation)
     except BrainsyncError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        err.print("interrupted")
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+        invocation.refuse(exc)
+    except Exception as exc:
+        invocation.crash(exc)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -12,10 +13,15 @@ from brainsync.app import Status
 from brainsync.entities import Entity
 from brainsync.jobs.records import Job
 from brainsync.report import Report
+from brainsync.store import FolderRecord
+
+if TYPE_CHECKING:
+    from brainsync.sync.scan import IgnoredPath
 
 __all__ = [
     "entity_dict",
     "job_dict",
+    "print_folders",
     "print_job",
     "print_json",
     "print_report",
@@ -31,20 +37,8 @@ def print_json(console: Console, data: Any) -> None:
 
 
 def entity_dict(entity: Entity, *, with_document: bool = True) -> dict[str, Any]:
-    """The JSON view of an entity."""
-    data: dict[str, Any] = {
-        "type": entity.type,
-        "id": entity.id,
-        "version": entity.version,
-        "content_hash": entity.content_hash,
-        "created": entity.created.isoformat(),
-        "updated": entity.updated.isoformat(),
-        "metadata": dict(entity.metadata),
-    }
-    if with_document:
-        data["content"] = entity.content
-        data["document"] = entity.document
-    return data
+    """The JSON view of an entity (the entity's own, see :meth:`Entity.to_dict`)."""
+    return entity.to_dict(with_document=with_document)
 
 
 def print_report(console: Console, title: str, report: Report) -> None:
@@ -53,10 +47,17 @@ def print_report(console: Console, title: str, report: Report) -> None:
     console.print(
         f"{prefix}{title}: {report.created} created, {report.updated} updated, "
         f"{report.deleted} deleted, {report.moved} moved, {report.unchanged} unchanged, "
-        f"{len(report.conflicts)} conflicts, {len(report.skipped)} skipped, "
-        f"{len(report.errors)} errors"
+        f"{len(report.conflicts)} conflicts, {len(report.left_alone)} left alone, "
+        f"{len(report.skipped)} skipped, {len(report.errors)} errors"
     )
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False, highlight=False)
     _listing(console, "conflict", [f"{c.path}: {c.resolution}" for c in report.conflicts])
+    _listing(
+        console,
+        "left alone",
+        [f"{item.path}: {item.reason} ({item.resolve})" for item in report.left_alone],
+    )
     _listing(console, "skipped", [f"{s.path}: {s.reason}" for s in report.skipped])
     _listing(console, "error", [f"{e.path}: {e.error}" for e in report.errors])
 
@@ -68,8 +69,13 @@ def _listing(console: Console, label: str, lines: list[str]) -> None:
         console.print(f"  ... and {len(lines) - _MAX_LISTED} more {label} lines (use --json)")
 
 
-def print_status(console: Console, status: Status) -> None:
-    """The status view: where, how many, when, and what is pending."""
+def print_status(
+    console: Console, status: Status, ignored: Sequence[IgnoredPath] | None = None
+) -> None:
+    """The status view: where, how many, when, what is pending and what is not synced.
+
+    ``ignored`` (``status --ignored``) lists every ignored path with its rule.
+    """
     table = Table(title=f"brainsync: {status.directory}", show_header=True)
     table.add_column("type")
     table.add_column("entities", justify="right")
@@ -78,12 +84,25 @@ def print_status(console: Console, status: Status) -> None:
     table.add_row("total", str(sum(status.counts.values())))
     console.print(table)
     console.print(f"store: {status.store}; tracked files: {status.tracked_files}")
+    if status.folder is None:
+        console.print("folder: not joined yet (its first run joins it; a join deletes nothing)")
+    else:
+        console.print(f"folder: {status.folder.label} ({status.folder.id})", markup=False)
+    others = len(status.folders) - (status.folder is not None)
+    if others > 0:
+        console.print(f"other folders of this store: {others} (`brainsync folders`)")
     for kind, stamp in sorted(status.last_runs.items()):
         console.print(f"last {kind}: {stamp}")
     if status.problem:
         console.print(f"[bold red]next sync would refuse:[/] {status.problem}")
     if status.pending is not None:
         print_report(console, "pending (next sync)", status.pending)
+    if status.ignored:
+        counts = ", ".join(f"{rule} {n}" for rule, n in sorted(status.ignored.items()))
+        console.print(f"not synced (ignore rules): {counts}", markup=False, highlight=False)
+    for item in ignored or ():
+        line = f"  ignored: {item.path} [{item.rule}] {item.reason}"
+        console.print(line, markup=False, highlight=False)
     for job in status.jobs:
         stalled = " STALLED" if job["stalled"] else ""
         console.print(
@@ -94,26 +113,8 @@ def print_status(console: Console, status: Status) -> None:
 
 
 def job_dict(job: Job) -> dict[str, Any]:
-    """The JSON view of a job (the full report, every error included)."""
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "state": job.state.value,
-        "stalled": job.stalled,
-        "params": job.params,
-        "progress": {
-            "current": job.progress.current,
-            "total": job.progress.total,
-            "message": job.progress.message,
-            "rate": job.progress.rate,
-            "eta_seconds": job.progress.eta_seconds,
-        },
-        "created": job.created.isoformat() if job.created else None,
-        "started": job.started.isoformat() if job.started else None,
-        "finished": job.finished.isoformat() if job.finished else None,
-        "error": job.error,
-        "result": job.result.to_dict() if job.result else None,
-    }
+    """The JSON view of a job, the full report included (see :meth:`Job.to_dict`)."""
+    return job.to_dict()
 
 
 def _counts(job: Job) -> str:
@@ -147,3 +148,17 @@ def print_job(console: Console, job: Job, *, brief: bool) -> None:
         console.print(f"  error: {job.error}", markup=False, highlight=False)
     if job.result is not None:
         print_report(console, "  report", job.result)
+
+
+def print_folders(console: Console, folders: Sequence[FolderRecord], here: str | None) -> None:
+    """One line per folder; ``here`` (this directory's folder id) is marked with ``*``."""
+    if not folders:
+        console.print("no folders yet: the first export, import or sync of a folder joins it")
+        return
+    for folder in folders:
+        last = folder.last_run
+        when = "never run" if last is None else f"last {last[0]} {last[1]:%Y-%m-%d %H:%M:%S}"
+        where = f"{folder.host}:{folder.path}" if folder.claimed else "(unclaimed schema-1 state)"
+        mark = "*" if folder.id == here else " "
+        line = f"{mark} {folder.id}  {folder.label}  {where}  {when}  {folder.tracked_files} files"
+        console.print(line, markup=False, highlight=False)

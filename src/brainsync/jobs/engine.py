@@ -19,20 +19,28 @@ inside the claiming transaction on the shared database, so the rule holds across
 processes and hosts, not just within one process. Lanes are independent: a stalled job
 holds only its own lane. Cancel, resume and crash recovery keep the partition key, so a
 resumed job waits for its lane like a new one.
+
+**Logs.** DBOS logs a failed job's full traceback on its process-global ``dbos`` logger,
+and at launch gives that logger a console handler unless it has one already. Given a
+``log_file``, the engine hands the logger a file handler first, so the traceback goes to
+the file while the job record keeps the error, and the user's terminal stays readable.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
 
-from brainsync.errors import JobError, NotFoundError
-from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
+from brainsync.errors import JobError, NotFoundError, named_in
+from brainsync.jobs.records import NO_PROGRESS, Job, JobFailure, JobState, Progress
 from brainsync.jobs.workflow import PROGRESS_EVENT, WORKFLOW_NAME, WorkerBinding, bind, unbind
 from brainsync.report import Report
 
@@ -55,6 +63,7 @@ _STATES = {
     "CANCELLED": JobState.CANCELLED,
 }
 _GAVE_UP = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+_DBOS_LOGGER = "dbos"
 
 
 class DbosEngine:
@@ -68,6 +77,7 @@ class DbosEngine:
         deadline_seconds: float,
         poll_interval_seconds: float,
         worker_concurrency: int | None = None,
+        log_file: Path | None = None,
     ) -> None:
         self._url = system_db_url
         self._executor_id = executor_id
@@ -77,33 +87,27 @@ class DbosEngine:
         self._active: set[str] = set()
         self._stopped: set[str] = set()
         self._active_changed = threading.Condition()
+        # Before anything of DBOS runs: even opening the store may log.
+        self._log = _open_log(log_file) if log_file is not None else None
         try:
-            # A client never creates the schema; the first process to open the store does.
-            DBOS.migrate(system_db_url)
-            # A lost job store must surface as an error, not block a command (or a thread
-            # that outlives its service) in a retry loop forever.
-            self._client = DBOSClient(
-                system_database_url=system_db_url,
-                application_name=APP_NAME,
-                retry_connection_errors=False,
-            )
-            self._client.register_queue(
-                QUEUE_NAME,
-                partition_concurrency=1,
-                # jobs one worker process runs at once (a queue setting: one value for all)
-                worker_concurrency=worker_concurrency,
-                polling_interval_sec=poll_interval_seconds,
-                on_conflict="always_update",
-                application_name=APP_NAME,
-            )
-        except Exception as exc:
-            raise JobError(f"cannot open the job store {system_db_url!r}: {exc}") from exc
+            self._client = _open_client(system_db_url, poll_interval_seconds, worker_concurrency)
+        except BaseException:
+            self._close_log()
+            raise
 
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the client's connections (stop the worker first)."""
-        self._client.destroy()
+        """Release the client's connections and the log file (stop the worker first)."""
+        try:
+            self._client.destroy()
+        finally:
+            self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            _close_log(self._log)
+            self._log = None
 
     def start_worker(self, binding: WorkerBinding) -> None:
         """Launch the DBOS runtime in this process; it runs and recovers jobs."""
@@ -282,6 +286,7 @@ class DbosEngine:
         state = _STATES.get(row.status, JobState.FAILED)
         kind, params, lane = _inputs(row)
         started = _time(row.dequeued_at) if state is not JobState.QUEUED else None
+        error = _error(row) if state is JobState.FAILED else None
         return Job(
             id=row.workflow_id,
             kind=kind,
@@ -292,9 +297,10 @@ class DbosEngine:
             started=started,
             finished=_time(row.completed_at) if state.finished else None,
             result=_result(row) if state is JobState.SUCCEEDED else None,
-            error=_error(row) if state is JobState.FAILED else None,
+            error=error,
             stalled=state is JobState.RUNNING and self._is_stalled(started),
             directory_lock=row.queue_partition_key or lane,
+            failure=None if error is None else _failure(error),
         )
 
     def _is_stalled(self, started: datetime | None) -> bool:
@@ -323,3 +329,71 @@ def _error(row: WorkflowStatus) -> str:
     if row.status == _GAVE_UP:
         return "the job's worker crashed too many times; resume it to try again"
     return str(row.error) if row.error is not None else "unknown error"
+
+
+def _failure(error: str) -> JobFailure:
+    # The workflow stores the error as text naming the class it started from.
+    cls, message = named_in(error)
+    return JobFailure(cls.__name__, message, cls.exit_code)
+
+
+def _open_client(url: str, poll_interval: float, worker_concurrency: int | None) -> DBOSClient:
+    try:
+        # A client never creates the schema; the first process to open the store does.
+        DBOS.migrate(url)
+        # A lost job store must surface as an error, not block a command (or a thread
+        # that outlives its service) in a retry loop forever.
+        client = DBOSClient(
+            system_database_url=url, application_name=APP_NAME, retry_connection_errors=False
+        )
+        client.register_queue(
+            QUEUE_NAME,
+            partition_concurrency=1,
+            # jobs one worker process runs at once (a queue setting: one value for all)
+            worker_concurrency=worker_concurrency,
+            polling_interval_sec=poll_interval,
+            on_conflict="always_update",
+            application_name=APP_NAME,
+        )
+    except Exception as exc:
+        raise JobError(f"cannot open the job store {url!r}: {exc}") from exc
+    return client
+
+
+# The ``dbos`` logger is process-global, so engines writing to one file share a handler:
+# each open log file with its handler and the number of engines using it.
+_log_files: dict[Path, tuple[logging.Handler, int]] = {}
+_log_files_lock = threading.Lock()
+
+
+def _open_log(path: Path) -> Path:
+    """Send the ``dbos`` logger to ``path`` until as many :func:`_close_log` calls."""
+    path = path.resolve()
+    with _log_files_lock:
+        handler, users = _log_files.get(path) or (_file_handler(path), 0)
+        if not users:
+            logging.getLogger(_DBOS_LOGGER).addHandler(handler)
+        _log_files[path] = (handler, users + 1)
+    return path
+
+
+def _close_log(path: Path) -> None:
+    with _log_files_lock:
+        handler, users = _log_files.pop(path)
+        if users > 1:
+            _log_files[path] = (handler, users - 1)
+            return
+        logging.getLogger(_DBOS_LOGGER).removeHandler(handler)
+    handler.close()
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Bounded: it is a trail of engine failures, not an archive; opened on first record.
+    handler = RotatingFileHandler(
+        path, maxBytes=1_000_000, backupCount=1, encoding="utf-8", delay=True
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    )
+    return handler

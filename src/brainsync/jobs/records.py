@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from brainsync.report import Report
 
-__all__ = ["Job", "JobState", "Progress"]
+__all__ = ["Job", "JobFailure", "JobState", "Progress"]
 
 
 class JobState(enum.Enum):
@@ -64,6 +64,15 @@ NO_PROGRESS = Progress(current=0, total=0, message="")
 
 
 @dataclass(frozen=True)
+class JobFailure:
+    """What a failed job ended with: the error's class name, its message and exit code."""
+
+    type: str
+    message: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class Job:
     """A durable run of one operation, as last recorded in the job store."""
 
@@ -81,3 +90,25 @@ class Job:
     stalled: bool
     #: The lane (the resolved sync directory) the job holds while it runs.
     directory_lock: str | None
+    #: Set when the job failed: the error it ended with (``error`` is its full text).
+    failure: JobFailure | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON view of the job, shared by the CLI's ``--json``, MCP and Python.
+
+        Every field, the full report included; times as ISO 8601, the state as its value.
+        """
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    """A field value as JSON-ready data."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Progress | Report):
+        return value.to_dict()
+    if isinstance(value, JobFailure):
+        return asdict(value)
+    return value

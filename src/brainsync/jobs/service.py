@@ -89,6 +89,7 @@ class JobService:
         retry_attempts: int = 5,
         retry_interval_seconds: float = 0.5,
         shutdown_timeout_seconds: float = 30.0,
+        log_file: Path | None = None,
     ) -> None:
         # Deferred: importing the engine imports dbos (about a second).
         from brainsync.jobs.engine import DbosEngine
@@ -106,6 +107,7 @@ class JobService:
             deadline_seconds=deadline_seconds,
             poll_interval_seconds=poll_interval_seconds,
             worker_concurrency=worker_concurrency,
+            log_file=log_file,
         )
         if start_worker:
             self._start_worker()

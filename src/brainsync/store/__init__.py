@@ -14,7 +14,13 @@ from sqlalchemy.exc import ArgumentError
 from brainsync.errors import ConfigError
 from brainsync.store.base import Store
 from brainsync.store.postgres import PostgresStore
-from brainsync.store.records import ChangeSet, EntityChange, EntitySummary, SyncRecord
+from brainsync.store.records import (
+    ChangeSet,
+    EntityChange,
+    EntitySummary,
+    FolderRecord,
+    SyncRecord,
+)
 from brainsync.store.schema import SCHEMA_VERSION
 from brainsync.store.sqlite import SQLiteStore
 
@@ -23,6 +29,7 @@ __all__ = [
     "ChangeSet",
     "EntityChange",
     "EntitySummary",
+    "FolderRecord",
     "PostgresStore",
     "SQLiteStore",
     "Store",

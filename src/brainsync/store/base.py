@@ -1,198 +1,49 @@
 """The entity store: one interface, its SQL written once for every dialect.
 
-Subclasses (:mod:`.sqlite`, :mod:`.postgres`) only build the engine, name the dialect's
-``INSERT`` (for ``ON CONFLICT`` upserts) and say which driver errors are worth retrying.
-Every SQLAlchemy or driver error leaves this module as a :class:`StoreError` (or a
-:class:`TransientStoreError` for locks, serialization failures and lost connections).
+The layers, each in its own module: :class:`~.database.Database` (engine, transactions,
+error translation, schema), :class:`~.state.SyncStateStore` (folders and their sync
+records) and :class:`Store` here (entities, and :meth:`Store.apply`, which writes a
+chunk's entities and records in one transaction).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Select,
-    Table,
-    delete,
-    func,
-    select,
-)
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, RowMapping, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import Connection, Select, delete, func, select
 
 from brainsync.entities import Entity, EntityKey
-from brainsync.errors import InvalidInputError, StoreError, TransientStoreError
+from brainsync.errors import InvalidInputError, TransientStoreError
+from brainsync.store.database import BATCH_SIZE, Upsert, batches, positive
 from brainsync.store.records import (
     ChangeSet,
     EntityChange,
     EntitySummary,
-    SyncRecord,
     entity_from_row,
     entity_row,
-    record_from_row,
-    record_row,
 )
-from brainsync.store.schema import (
-    SCHEMA_VERSION,
-    SCHEMA_VERSION_KEY,
-    entities,
-    entities_after,
-    key_in,
-    meta,
-    metadata,
-    sync_state,
-)
+from brainsync.store.schema import entities, entities_after, key_in
+from brainsync.store.state import SyncStateStore
 
 __all__ = ["BATCH_SIZE", "Store"]
 
-#: Keys or paths per ``IN (...)`` query; keeps bound parameters well under every limit.
-BATCH_SIZE = 500
 
-_T = TypeVar("_T")
-_Upsert = sqlite.Insert | postgresql.Insert
+class Store(SyncStateStore):
+    """Entities, folders and sync state in a SQL database; a context manager that closes it.
 
-
-def _batches(items: Sequence[_T], size: int = BATCH_SIZE) -> Iterator[Sequence[_T]]:
-    """Split ``items`` into slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _positive(name: str, value: int) -> int:
-    """Refuse a page size or limit below one (it would loop or return nothing)."""
-    if value < 1:
-        raise InvalidInputError(f"{name} must be at least 1, not {value}")
-    return value
-
-
-class Store:
-    """Entities and sync state in a SQL database; a context manager that closes it.
-
-    Opening a store creates the tables when missing and refuses a database written by a
-    newer schema version. Writes go through :meth:`apply`, one transaction per change set.
+    Opening a store creates the tables when missing, upgrades an older schema and refuses
+    a database written by a newer schema version. Writes go through :meth:`apply`, one
+    transaction per change set.
     """
 
     #: Attempts :meth:`apply` makes when the database is locked or busy.
     retry_attempts: int = 3
     #: Seconds before the first retry; doubled for each further one.
     retry_delay: float = 0.05
-
-    def __init__(self, url: str | URL) -> None:
-        self._url = make_url(url)
-        self._engine = self._create_engine(self._url)
-        try:
-            self._prepare_schema()
-        except BaseException:
-            self._engine.dispose()
-            raise
-
-    # -- what a backend provides -------------------------------------------------------
-
-    def _create_engine(self, url: URL) -> Engine:
-        """Build the configured engine for ``url``."""
-        raise NotImplementedError
-
-    def _insert(self, table: Table) -> _Upsert:
-        """The dialect's ``INSERT`` construct, which knows ``ON CONFLICT``."""
-        raise NotImplementedError
-
-    def _is_transient(self, exc: DBAPIError) -> bool:
-        """Whether retrying the transaction that raised ``exc`` may succeed."""
-        return bool(exc.connection_invalidated)
-
-    def _lock_schema(self, conn: Connection) -> None:
-        """Serialise concurrent schema creation (a no-op where the write lock does it)."""
-
-    def _committed(self, rows: int) -> None:
-        """Note that a committed :meth:`apply` wrote about ``rows`` rows (for statistics)."""
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The database URL with any password masked."""
-        return self._url.render_as_string(hide_password=True)
-
-    @property
-    def dialect(self) -> str:
-        """The SQL dialect name: ``"sqlite"`` or ``"postgresql"``."""
-        return str(self._engine.dialect.name)
-
-    def close(self) -> None:
-        """Close every pooled connection; the store cannot be used afterwards."""
-        self._engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
-
-    # -- plumbing ----------------------------------------------------------------------
-
-    @contextmanager
-    def _translate(self, doing: str) -> Iterator[None]:
-        """Re-raise database errors as store errors, saying what was being done."""
-        try:
-            yield
-        except DBAPIError as exc:
-            kind = TransientStoreError if self._is_transient(exc) else StoreError
-            raise kind(f"could not {doing}: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {doing}: {exc}") from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A connection inside a write transaction, committed on success."""
-        with self._engine.connect() as conn:
-            # SQLite reads this option to take the write lock up front (BEGIN IMMEDIATE).
-            conn.execution_options(brainsync_write=True)
-            with conn.begin():
-                yield conn
-
-    def _read(self, query: Select[Any], doing: str) -> list[RowMapping]:
-        """Run one query on a pooled connection and return all its rows."""
-        with self._translate(doing), self._engine.connect() as conn:
-            return list(conn.execute(query).mappings().all())
-
-    def _scalar(self, query: Select[Any], doing: str) -> Any:
-        """Run one query and return the first column of its first row (or None)."""
-        with self._translate(doing), self._engine.connect() as conn:
-            return conn.execute(query).scalar()
-
-    def _prepare_schema(self) -> None:
-        """Create missing tables and check the schema version, in one transaction."""
-        with self._translate("prepare the schema"), self._write() as conn:
-            self._lock_schema(conn)
-            metadata.create_all(conn)
-            query = select(meta.c.value).where(meta.c.name == SCHEMA_VERSION_KEY)
-            found = conn.execute(query).scalar()
-            if found is None:
-                conn.execute(
-                    meta.insert(), {"name": SCHEMA_VERSION_KEY, "value": str(SCHEMA_VERSION)}
-                )
-            elif not found.isdigit() or int(found) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"database {self.url} has schema version {found!r}; this brainsync "
-                    f"understands up to {SCHEMA_VERSION}: upgrade brainsync"
-                )
 
     # -- entities: reads ---------------------------------------------------------------
 
@@ -203,7 +54,7 @@ class Store:
     def get_many(self, keys: Sequence[EntityKey]) -> dict[EntityKey, Entity]:
         """The entities among ``keys`` that exist (one query per 500 keys)."""
         found: dict[EntityKey, Entity] = {}
-        for batch in _batches(list(dict.fromkeys(keys))):
+        for batch in batches(list(dict.fromkeys(keys))):
             rows = self._read(select(entities).where(key_in(entities, batch)), "read entities")
             found.update((entity.key, entity) for entity in map(entity_from_row, rows))
         return found
@@ -215,14 +66,14 @@ class Store:
         query = entities_after(select(entities), type, after)
         if query is None:
             return []
-        query = query.order_by(entities.c.type, entities.c.id).limit(_positive("limit", limit))
+        query = query.order_by(entities.c.type, entities.c.id).limit(positive("limit", limit))
         return [entity_from_row(row) for row in self._read(query, "list entities")]
 
     def iter_summaries(
         self, types: Sequence[str] | None = None, page_size: int = 5000
     ) -> Iterator[EntitySummary]:
         """Every entity's key, hash and update time in key order, paged by key."""
-        _positive("page_size", page_size)
+        positive("page_size", page_size)
         columns = (entities.c.type, entities.c.id, entities.c.content_hash, entities.c.updated)
         summaries: Select[Any] = select(*columns)
         # One keyset walk per type keeps every page an index seek (see entities_after).
@@ -267,6 +118,8 @@ class Store:
         """
         if not changes:
             return []
+        if (changes.records or changes.drop_records) and changes.folder is None:
+            raise InvalidInputError("a change set with sync records must name its folder")
         for attempt in range(1, self.retry_attempts + 1):
             try:
                 with self._translate("apply changes"), self._write() as conn:
@@ -281,6 +134,8 @@ class Store:
 
     def _apply(self, conn: Connection, changes: ChangeSet) -> list[EntityChange]:
         """The body of :meth:`apply`, inside its transaction."""
+        if changes.folder is not None and (changes.records or changes.drop_records):
+            self._lock_folder(conn, changes.folder)
         keys = [*changes.expected, *(e.key for e in changes.upserts), *changes.deletes]
         stored = self._stored(conn, keys)
         changes.stale = {
@@ -291,9 +146,9 @@ class Store:
         done = self._upsert_entities(conn, changes.upserts, stored)
         present = set(stored) | {change.key for change in done}  # a key in both ends deleted
         done += self._delete_entities(conn, changes.deletes, present)
-        self._upsert_records(conn, changes.records)
-        for batch in _batches(list(dict.fromkeys(changes.drop_records))):
-            conn.execute(delete(sync_state).where(sync_state.c.path.in_(batch)))
+        if changes.folder is not None:
+            self._upsert_records(conn, changes.folder, changes.records)
+            self._drop_records(conn, changes.folder, changes.drop_records)
         return done
 
     def _stored(self, conn: Connection, keys: list[EntityKey]) -> dict[EntityKey, _Stored]:
@@ -306,7 +161,7 @@ class Store:
             entities.c.type, entities.c.id, entities.c.content_hash,
             entities.c.version, entities.c.created,
         )  # fmt: skip
-        for batch in _batches(list(dict.fromkeys(keys))):
+        for batch in batches(list(dict.fromkeys(keys))):
             query = select(*columns).where(key_in(entities, batch)).with_for_update()
             found.update(
                 (EntityKey(r.type, r.id), _Stored(r.content_hash, r.version, r.created))
@@ -317,12 +172,12 @@ class Store:
     def _without_stale(self, conn: Connection, changes: ChangeSet) -> ChangeSet:
         """The change set less everything that concerns a stale key."""
         stale = changes.stale
-        dropped: list[str] = []
-        for batch in _batches(list(dict.fromkeys(changes.drop_records))):
-            rows = conn.execute(select(sync_state).where(sync_state.c.path.in_(batch)))
-            keyed = {row.path: EntityKey(row.type, row.id) for row in rows}
-            dropped += [path for path in batch if keyed.get(path) not in stale]
+        keyed = {}
+        if changes.folder is not None:
+            keyed = self._record_keys(conn, changes.folder, changes.drop_records)
+        dropped = [path for path in changes.drop_records if keyed.get(path) not in stale]
         return ChangeSet(
+            folder=changes.folder,
             upserts=[e for e in changes.upserts if e.key not in stale],
             deletes=[k for k in changes.deletes if k not in stale],
             records=[r for r in changes.records if r.key not in stale],
@@ -348,7 +203,7 @@ class Store:
             conn.execute(self._entity_upsert(), rows)
         return done
 
-    def _entity_upsert(self) -> _Upsert:
+    def _entity_upsert(self) -> Upsert:
         """Upsert of one entity row that keeps ``created`` and bumps ``version``."""
         stmt = self._insert(entities)
         new = stmt.excluded
@@ -365,77 +220,9 @@ class Store:
     ) -> list[EntityChange]:
         """Delete the entities among ``keys`` that exist."""
         found = [key for key in dict.fromkeys(keys) if key in present]
-        for batch in _batches(found):
+        for batch in batches(found):
             conn.execute(delete(entities).where(key_in(entities, batch)))
         return [EntityChange("deleted", key, None) for key in found]
-
-    def _upsert_records(self, conn: Connection, records: list[SyncRecord]) -> None:
-        """Insert or replace sync records by path, in one bulk upsert."""
-        latest = {record.path: record for record in records}
-        if not latest:
-            return
-        rows = [record_row(record) for record in latest.values()]
-        stmt = self._insert(sync_state)
-        columns = ("type", "id", "size", "mtime_ns", "file_hash", "entity_hash")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[sync_state.c.path],
-            set_={name: stmt.excluded[name] for name in columns},
-        )
-        conn.execute(stmt, rows)
-
-    # -- sync records ------------------------------------------------------------------
-
-    def get_records(self, paths: Sequence[str]) -> dict[str, SyncRecord]:
-        """The sync records of those ``paths`` that have one."""
-        found: dict[str, SyncRecord] = {}
-        for batch in _batches(list(dict.fromkeys(paths))):
-            query = select(sync_state).where(sync_state.c.path.in_(batch))
-            for row in self._read(query, "read records"):
-                found[row["path"]] = record_from_row(row)
-        return found
-
-    def records_for_keys(self, keys: Sequence[EntityKey]) -> dict[EntityKey, SyncRecord]:
-        """The sync record of each of ``keys`` that has one (the first path if several)."""
-        found: dict[EntityKey, SyncRecord] = {}
-        for batch in _batches(list(dict.fromkeys(keys))):
-            query = select(sync_state).where(key_in(sync_state, batch))
-            for row in self._read(query.order_by(sync_state.c.path), "read records"):
-                record = record_from_row(row)
-                found.setdefault(record.key, record)
-        return found
-
-    def iter_records(self, page_size: int = 5000) -> Iterator[SyncRecord]:
-        """Every sync record in path order, paged by path."""
-        base = select(sync_state).order_by(sync_state.c.path)
-        base = base.limit(_positive("page_size", page_size))
-        query = base
-        while True:
-            rows = self._read(query, "list records")
-            yield from map(record_from_row, rows)
-            if len(rows) < page_size:
-                return
-            query = base.where(sync_state.c.path > rows[-1]["path"])
-
-    def count_records(self) -> int:
-        """How many sync records there are."""
-        query = select(func.count()).select_from(sync_state)
-        return int(self._scalar(query, "count records"))
-
-    # -- settings kept in the database -------------------------------------------------
-
-    def get_meta(self, name: str) -> str | None:
-        """The value stored under ``name`` in ``brainsync_meta``, or None."""
-        value = self._scalar(select(meta.c.value).where(meta.c.name == name), "read meta")
-        return None if value is None else str(value)
-
-    def set_meta(self, name: str, value: str) -> None:
-        """Store ``value`` under ``name`` in ``brainsync_meta``, replacing any old one."""
-        stmt = self._insert(meta)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[meta.c.name], set_={"value": stmt.excluded.value}
-        )
-        with self._translate("write meta"), self._write() as conn:
-            conn.execute(stmt, {"name": name, "value": value})
 
 
 class _Stored(NamedTuple):

@@ -14,6 +14,7 @@ __all__ = [
     "ChangeSet",
     "EntityChange",
     "EntitySummary",
+    "FolderRecord",
     "SyncRecord",
     "entity_from_row",
     "entity_row",
@@ -35,6 +36,46 @@ class SyncRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FolderRecord:
+    """A folder the store keeps in sync: one directory on one host, with its own state."""
+
+    id: str
+    label: str
+    host: str
+    path: str
+    created: datetime
+    last_runs: dict[str, datetime] = field(default_factory=dict)
+    tracked_files: int = 0
+
+    @property
+    def claimed(self) -> bool:
+        """False for the state of a schema-1 store that no folder has adopted yet."""
+        return bool(self.path)
+
+    @property
+    def last_run(self) -> tuple[str, datetime] | None:
+        """The kind and time of the latest finished run, if any."""
+        if not self.last_runs:
+            return None
+        kind = max(self.last_runs, key=lambda name: self.last_runs[name])
+        return kind, self.last_runs[kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (times as ISO-8601 text)."""
+        last = self.last_run
+        return {
+            "id": self.id,
+            "label": self.label,
+            "host": self.host,
+            "path": self.path or None,
+            "created": self.created.isoformat(timespec="seconds"),
+            "last_runs": {k: v.isoformat(timespec="seconds") for k, v in self.last_runs.items()},
+            "last_run": None if last is None else last[1].isoformat(timespec="seconds"),
+            "tracked_files": self.tracked_files,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class EntitySummary:
     """A light listing of one entity, used to plan exports without loading documents."""
 
@@ -52,6 +93,8 @@ class ChangeSet:
     the last entity; a path recorded twice keeps the last record.
     """
 
+    #: The folder whose sync state ``records`` and ``drop_records`` belong to.
+    folder: str | None = None
     upserts: list[Entity] = field(default_factory=list)
     deletes: list[EntityKey] = field(default_factory=list)
     records: list[SyncRecord] = field(default_factory=list)
@@ -120,9 +163,10 @@ def record_from_row(row: RowMapping) -> SyncRecord:
     )
 
 
-def record_row(record: SyncRecord) -> dict[str, Any]:
-    """The column values of one sync record."""
+def record_row(folder: str, record: SyncRecord) -> dict[str, Any]:
+    """The column values of one sync record of ``folder``."""
     return {
+        "folder": folder,
         "path": record.path,
         "type": record.key.type,
         "id": record.key.id,

@@ -45,20 +45,25 @@ from brainsync.entities import EntityKey
 __all__ = [
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_KEY",
+    "STORE_ID_KEY",
     "KeyText",
     "UTCDateTime",
     "entities",
     "entities_after",
+    "folders",
     "key_in",
     "meta",
     "metadata",
     "sync_state",
 ]
 
-#: The schema version this code writes; a database with a newer one is refused.
-SCHEMA_VERSION = 1
+#: The schema version this code writes; a database with a newer one is refused, an older
+#: one is upgraded in place on open (:mod:`brainsync.store.migrations`).
+SCHEMA_VERSION = 2
 #: The ``brainsync_meta`` row that holds the schema version.
 SCHEMA_VERSION_KEY = "schema_version"
+#: The ``brainsync_meta`` row that names this store (folders remember it locally).
+STORE_ID_KEY = "store_id"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -114,9 +119,26 @@ entities = Table(
     Column("updated", UTCDateTime, nullable=False),
 )
 
+#: One row per folder (a directory on one host) that the store keeps in sync.
+folders = Table(
+    "folders",
+    metadata,
+    Column("id", KeyText, primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    #: The absolute path on ``host``; empty for the unclaimed state of a schema-1 store.
+    Column("path", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_export", UTCDateTime, nullable=True),
+    Column("last_import", UTCDateTime, nullable=True),
+    Column("last_sync", UTCDateTime, nullable=True),
+)
+
+#: The sync state: what the last successful run of each folder saw at each of its paths.
 sync_state = Table(
     "sync_state",
     metadata,
+    Column("folder", KeyText, primary_key=True),
     Column("path", KeyText, primary_key=True),
     Column("type", KeyText, nullable=False),
     Column("id", KeyText, nullable=False),
@@ -124,7 +146,7 @@ sync_state = Table(
     Column("mtime_ns", BigInteger, nullable=False),
     Column("file_hash", Text, nullable=False),
     Column("entity_hash", Text, nullable=False),
-    Index("ix_sync_state_key", "type", "id"),
+    Index("ix_sync_state_folder_key", "folder", "type", "id"),
 )
 
 meta = Table(

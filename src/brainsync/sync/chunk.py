@@ -21,8 +21,9 @@ from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.report import Conflict, ItemError, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
-from brainsync.sync.decision import Action, Direction, decide, side_of
+from brainsync.sync.decision import Action, Direction, held_back, side_of
 from brainsync.sync.files import FileIO, atomic_write, read_snapshot, remove_file
+from brainsync.sync.held import left_alone
 from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
 from brainsync.sync.paths import PathGuard
 from brainsync.sync.work import (
@@ -43,11 +44,15 @@ class RunOptions:
     """How a run acts: its direction, conflict policy and switches."""
 
     direction: Direction
+    #: The folder whose sync state the run reads and writes (None: dry run, no state).
+    folder: str | None = None
     policy: str = "keep-both"
     propagate_deletes: bool = True
     dry_run: bool = False
     fsync: bool = False
     pause_seconds: float = 0.0  # throttle: a pause before each chunk leaves I/O to others
+    #: One-way runs write back what the other side deleted (``export --restore``).
+    restore: bool = False
 
 
 class ChunkRunner:
@@ -69,12 +74,13 @@ class ChunkRunner:
 
     def run(self, items: list[dict[str, Any]], options: RunOptions) -> Report:
         """Process ``items`` (dicts with ``path``, ``key`` and maybe ``from``/``from_key``)."""
-        loaded = self._load(items)
+        loaded = self._load(items, options.folder)
         # the reads (syscalls and hashing, which release the GIL) run in the pool; deciding
         # and parsing are pure Python, where threads only contend for the GIL
         self._io.map(self._read, loaded)
         results = [self._process(item, options) for item in loaded]
         total = Result()
+        total.changes.folder = options.folder
         for result in results:
             total.report.merge(result.report)
             total.changes.upserts.extend(result.changes.upserts)
@@ -92,12 +98,12 @@ class ChunkRunner:
             self._publish(applied, total.conflicts)
         return total.report
 
-    def _load(self, items: list[dict[str, Any]]) -> list[Item]:
+    def _load(self, items: list[dict[str, Any]], folder: str | None) -> list[Item]:
         keys = [EntityKey.parse(i["key"]) for i in items]
         keys += [EntityKey.parse(i["from_key"]) for i in items if "from_key" in i]
         paths = [i["path"] for i in items] + [i["from"] for i in items if "from" in i]
         entities = self._store.get_many(keys)
-        records = self._store.get_records(paths)
+        records = self._store.get_records(folder, paths)
         loaded = []
         guard = PathGuard(self._root)  # one per chunk: folders verified once per chunk
         for raw in items:
@@ -152,7 +158,13 @@ class ChunkRunner:
         if renamed:
             self._renamed(item, options, result)
             return
-        action = self._decide(item, options)
+        action, held = self._decide(item, options)
+        if held is not None:
+            report = left_alone(
+                item.path, str(item.key), held, options.direction, options.propagate_deletes
+            )
+            result.report.left_alone.append(report)
+            return
         if item.move_from is not None and action is Action.IMPORT and self._movable(item):
             self._move(item, options, result)
             return
@@ -165,7 +177,8 @@ class ChunkRunner:
         handler(item, options, result)
 
     @staticmethod
-    def _decide(item: Item, options: RunOptions) -> Action:
+    def _decide(item: Item, options: RunOptions) -> tuple[Action, Action | None]:
+        """The action for the item, and the one the table wanted if this run may not."""
         snap, record, entity = item.snapshot, item.record, item.entity
         file_side = side_of(
             snap is not None,
@@ -178,12 +191,13 @@ class ChunkRunner:
             bool(entity and record and entity.content_hash == record.entity_hash),
         )
         same = bool(snap and entity and snap.file_hash == entity.content_hash)
-        return decide(
+        return held_back(
             file_side,
             entity_side,
             same_content=same,
             direction=options.direction,
             propagate_deletes=options.propagate_deletes,
+            restore=options.restore,
         )
 
     def _renamed(self, item: Item, options: RunOptions, result: Result) -> None:
@@ -194,7 +208,7 @@ class ChunkRunner:
             result.report.skipped.append(Skip(item.path, "possible rename; re-checked next run"))
             return
         item.record = replace(old, path=item.path)  # judge both sides against the old record
-        action = self._decide(item, options)
+        action, _ = self._decide(item, options)
         if action is Action.NOTHING:
             if item.snapshot.file_hash != old.file_hash:
                 # renamed and edited, in a run that may not import: leave it for one that does

@@ -14,14 +14,17 @@ Pure functions only. ``Side`` says how a file or an entity compares with the syn
         side wins so no edit is ever lost.
 
 A one-way export never resurrects a file deleted on disk since the last sync (a late
-entity update must not bring it back); only a two-way sync restores it, as a conflict.
+entity update must not bring it back); only a two-way sync restores it, as a conflict, or
+an export asked to ``restore``. What a one-way run may not do is *held back*
+(:func:`held_back`): the run lists the item with the reason instead of calling it
+unchanged.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Action", "Direction", "Side", "decide", "side_of"]
+__all__ = ["Action", "Direction", "Side", "decide", "held_back", "side_of"]
 
 
 class Side(enum.Enum):
@@ -107,6 +110,28 @@ _ALLOWED: dict[Direction, frozenset[Action]] = {
 }
 
 
+#: What ``restore`` turns a deletion into: the deleted side is written back instead.
+_RESTORED: dict[Direction, dict[Action, Action]] = {
+    Direction.EXPORT: {
+        Action.DELETE_ENTITY: Action.EXPORT,
+        Action.RESTORE_FILE: Action.RESTORE_FILE,
+    },
+    Direction.IMPORT: {
+        Action.DELETE_FILE: Action.IMPORT,
+        Action.REIMPORT_DELETED: Action.REIMPORT_DELETED,
+    },
+    Direction.SYNC: {},
+}
+
+
+def _table_action(file: Side, entity: Side, same_content: bool) -> Action:
+    present = (Side.UNCHANGED, Side.CHANGED, Side.NEW)
+    if same_content and file in present and entity in present:
+        both_unchanged = (file, entity) == (Side.UNCHANGED, Side.UNCHANGED)
+        return Action.NOTHING if both_unchanged else Action.RECORD
+    return _TABLE.get((file, entity), Action.NOTHING)
+
+
 def decide(
     file: Side,
     entity: Side,
@@ -114,20 +139,45 @@ def decide(
     same_content: bool,
     direction: Direction = Direction.SYNC,
     propagate_deletes: bool = True,
+    restore: bool = False,
 ) -> Action:
     """The action for one item; ``NOTHING`` when the direction or settings forbid it.
 
     ``same_content`` says the file's bytes hash like the entity's document: whatever the
-    table says, two equal sides only need their sync record written.
+    table says, two equal sides only need their sync record written. ``restore`` makes a
+    one-way run write back what the other side deleted instead of leaving it alone.
     """
-    present = (Side.UNCHANGED, Side.CHANGED, Side.NEW)
-    if same_content and file in present and entity in present:
-        return (
-            Action.NOTHING if (file, entity) == (Side.UNCHANGED, Side.UNCHANGED) else Action.RECORD
-        )
-    action = _TABLE.get((file, entity), Action.NOTHING)
+    action = _table_action(file, entity, same_content)
+    if restore and action in _RESTORED[direction]:
+        return _RESTORED[direction][action]
     if action in (Action.DELETE_ENTITY, Action.DELETE_FILE) and not propagate_deletes:
         return Action.NOTHING
     if action not in _ALLOWED[direction]:
         return Action.NOTHING
     return action
+
+
+def held_back(
+    file: Side,
+    entity: Side,
+    *,
+    same_content: bool,
+    direction: Direction = Direction.SYNC,
+    propagate_deletes: bool = True,
+    restore: bool = False,
+) -> tuple[Action, Action | None]:
+    """The action for one item, and the one the table calls for if this run may not take it.
+
+    The second value is None when nothing is held back.
+    """
+    wanted = _table_action(file, entity, same_content)
+    taken = decide(
+        file,
+        entity,
+        same_content=same_content,
+        direction=direction,
+        propagate_deletes=propagate_deletes,
+        restore=restore,
+    )
+    held = wanted if taken is Action.NOTHING and wanted is not Action.NOTHING else None
+    return taken, held

@@ -8,25 +8,23 @@ tests. Both paths execute exactly the same code.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from brainsync.entities import EntityType
+from brainsync.errors import NotFoundError
 from brainsync.events import EventBus
 from brainsync.report import Report
 from brainsync.store import Store
 from brainsync.sync.chunk import ChunkRunner, RunOptions
-from brainsync.sync.decision import Direction
-from brainsync.sync.files import FileIO
+from brainsync.sync.files import FileIO, sweep_temp_files
 from brainsync.sync.paths import PathMapper
 from brainsync.sync.planner import Planner, PlanRequest
 from brainsync.sync.scan import check_same_root, root_identity
 
-__all__ = ["LAST_RUN_META", "SyncEngine", "SyncOperation"]
-
-LAST_RUN_META = "last_run:"
+__all__ = ["SyncEngine", "SyncOperation"]
 
 Chunk = dict[str, Any]
 
@@ -48,21 +46,19 @@ class SyncEngine:
         self.planner = Planner(store, self.mapper, root)
         self.runner = ChunkRunner(store, root, types, io, bus)
 
-    def operation(self, request: PlanRequest, options: RunOptions) -> SyncOperation:
-        """A chunked operation for the job engine (or for :meth:`run`)."""
-        return SyncOperation(self, request, options)
+    def operation(
+        self, request: PlanRequest, options: RunOptions, notes: Sequence[str] = ()
+    ) -> SyncOperation:
+        """A chunked operation for the job engine (or for :meth:`run`); ``notes`` go to
+        its report (how the folder was found, say)."""
+        return SyncOperation(self, request, options, notes)
 
-    def run(
-        self,
-        request: PlanRequest,
-        options: RunOptions,
-        on_chunk: Callable[[int, int], None] | None = None,
-    ) -> Report:
+    @staticmethod
+    def run(operation: SyncOperation, on_chunk: Callable[[int, int], None] | None = None) -> Report:
         """Plan and run every chunk inline; ``on_chunk(done, total)`` after each one."""
-        operation = self.operation(request, options)
         chunks = operation.plan()
         total = sum(operation.chunk_size(c) for c in chunks)
-        report, done = Report(dry_run=options.dry_run), 0
+        report, done = Report(dry_run=operation.dry_run), 0
         for chunk in chunks:
             report.merge(operation.run_chunk(chunk))
             done += operation.chunk_size(chunk)
@@ -74,14 +70,35 @@ class SyncEngine:
 class SyncOperation:
     """One export, import or sync run, split into chunks the job engine can checkpoint."""
 
-    def __init__(self, engine: SyncEngine, request: PlanRequest, options: RunOptions) -> None:
+    def __init__(
+        self,
+        engine: SyncEngine,
+        request: PlanRequest,
+        options: RunOptions,
+        notes: Sequence[str] = (),
+    ) -> None:
         self._engine = engine
         self._request = request
         self._options = options
+        self._notes = list(notes)
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether the run only reports what it would do."""
+        return self._options.dry_run
 
     def plan(self) -> list[Chunk]:
         """Plan the run; the first chunk carries what the plan counted itself."""
+        folder = self._request.folder
+        if folder is not None and self._engine.store.get_folder(folder) is None:
+            raise NotFoundError(
+                f"folder {folder} was forgotten after this run was queued; start the run "
+                "again and the directory joins as a new folder"
+            )
+        if not self._options.dry_run:  # litter of a writer killed mid-write (catalogue K1)
+            sweep_temp_files(self._engine.root)
         plan = self._engine.planner.plan(self._request)
+        plan.report.notes.extend(self._notes)
         identity = root_identity(self._engine.root)
         chunks: list[Chunk] = [{"items": items, "root": identity} for items in plan.chunks]
         chunks.append({"items": [], "finish": self._request.direction.value})
@@ -97,17 +114,12 @@ class SyncOperation:
         report = self._engine.runner.run(chunk["items"], self._options)
         if "carry" in chunk:
             report.merge(Report.from_dict(chunk["carry"]))
-        if "finish" in chunk and not self._options.dry_run:
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            self._engine.store.set_meta(LAST_RUN_META + chunk["finish"], stamp)
+        folder = self._options.folder
+        if "finish" in chunk and not self._options.dry_run and folder is not None:
+            self._engine.store.folder_ran(folder, chunk["finish"], datetime.now(UTC))
         report.dry_run = self._options.dry_run
         return report
 
     def chunk_size(self, chunk: Chunk) -> int:
         """Items in the chunk, for progress."""
         return len(chunk["items"])
-
-
-def direction_of(kind: str) -> Direction:
-    """The direction for a job kind (``export``, ``import`` or ``sync``)."""
-    return Direction(kind)

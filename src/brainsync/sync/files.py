@@ -3,23 +3,49 @@
 Writes go to a temp file in the target's folder, then ``os.replace``: a reader (or a
 crash) sees the old bytes or the new bytes, never half of them. A write whose bytes equal
 what is on disk is skipped, so mtimes move only when content does.
+
+A writer killed mid-write (SIGKILL, power loss) leaves its temp file behind. The name
+says whose it is (``.<name>.<host>-<pid>-<hex>.brainsync-tmp``), so the next run removes
+it with :func:`sweep_temp_files` once that writer cannot still be running, and never
+touches a file of anyone else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import re
 import secrets
+import socket
+import stat as stat_module
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
-from brainsync.sync.paths import PathGuard
+from brainsync.sync.ignore import BRAINSYNC_TEMP, TEMP_SUFFIX, IgnoreRules
+from brainsync.sync.paths import MAX_NAME_BYTES, PathGuard
 
-__all__ = ["FileIO", "FileSnapshot", "atomic_write", "read_snapshot", "remove_file"]
+__all__ = [
+    "TEMP_MAX_AGE_SECONDS",
+    "FileIO",
+    "FileSnapshot",
+    "atomic_write",
+    "read_snapshot",
+    "remove_file",
+    "sweep_temp_files",
+    "temp_name",
+]
+
+#: A temp file this old is stale whoever wrote it: no single write takes an hour.
+TEMP_MAX_AGE_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,11 +80,11 @@ def atomic_write(
 ) -> os.stat_result:
     """Write ``data`` to ``rel`` under the guard's root atomically; return the new stat.
 
-    The temp file starts with a dot, so a scan that runs meanwhile ignores it.
+    The temp file (see :func:`temp_name`) is one the scan ignores while it exists.
     """
     target = guard.make_parent(rel)
     folder, name = os.path.split(target)
-    temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+    temp = os.path.join(folder, temp_name(name))
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -76,6 +102,94 @@ def atomic_write(
             os.unlink(temp)
         raise
     return info
+
+
+def temp_name(name: str, pid: int | None = None) -> str:
+    """The temp file name for a write of ``name`` by process ``pid`` (default: this one).
+
+    ``name`` is cut, at a character boundary, so that the temp name fits in a file name.
+    """
+    tail = f".{_host_tag()}-{pid or os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    room = MAX_NAME_BYTES - 1 - len(tail)
+    stem = name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    return f".{stem}{tail}"
+
+
+def sweep_temp_files(root: Path, *, now: float | None = None) -> list[str]:
+    """Remove the temp files that killed writers left under ``root``; their relative paths.
+
+    A temp file goes when its writer was on this host and its pid is not alive, or when
+    it has not changed for :data:`TEMP_MAX_AGE_SECONDS`. Folders the scan skips are not
+    entered (brainsync writes none there); nothing here raises for a file system error.
+    """
+    clock = time.time() if now is None else now
+    removed: list[str] = []
+    for rel, path, found in _temp_candidates(root):
+        if _is_stale(path, found, clock):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed.append(rel)
+    if removed:
+        log.info("removed %d temp files left by interrupted writes in %s", len(removed), root)
+    return removed
+
+
+def _temp_candidates(root: Path) -> Iterator[tuple[str, str, re.Match[str]]]:
+    rules = IgnoreRules(root)
+    pending = [(str(root), "")]
+    while pending:
+        folder, rel = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError:
+            continue  # missing or unreadable: the scan reports it, the sweep just moves on
+        for entry in listed:
+            rel_path = f"{rel}/{entry.name}" if rel else entry.name
+            if _is_folder(entry):
+                if rules.dir_rule(rel_path, entry.name) is None:
+                    pending.append((entry.path, rel_path))
+            elif (found := BRAINSYNC_TEMP.fullmatch(entry.name)) is not None:
+                yield rel_path, entry.path, found
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_stale(path: str, found: re.Match[str], now: float) -> bool:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if not stat_module.S_ISREG(info.st_mode):
+        return False
+    # the ctime, not the mtime: atomic_write sets the mtime to the entity's updated time
+    if now - info.st_ctime > TEMP_MAX_AGE_SECONDS:
+        return True
+    return found["host"] == _host_tag() and not _pid_alive(int(found["pid"]))
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # signal 0 is CTRL_C_EVENT there: rely on the age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    except (OverflowError, OSError):
+        return False  # no such pid can exist
+    return True
+
+
+def _host_tag() -> str:
+    """A short, file-name-safe stand-in for this host's name."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
 def remove_file(guard: PathGuard, rel: str) -> bool:

@@ -7,15 +7,18 @@ type holds notes. The ``:`` of an id separates folders.
 Each id segment is escaped with ``%XX`` (uppercase hex of each UTF-8 byte) where a file
 system or the scan would misread it:
 
-- anywhere: ``< > : " / \\ | ? * {``, control characters U+0000-U+001F and U+007F, and a
+- anywhere: ``< > : " / \\ | ? *``, control characters U+0000-U+001F and U+007F, and a
   ``%`` that is followed by two hex digits (so ``100%`` stays ``100%.md`` but ``%41`` is
   ``%2541.md``);
-- first character: ``.`` (hidden files, ``.`` and ``..``), ``~`` (editor temp files), the
-  first letter of a Windows device name (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1-9``,
-  ``LPT1-9``, any case, also before an extension: ``con.txt``), and ``_`` in folders only
-  (the scan skips ``_`` folders, not ``_`` files);
+- first character: ``.`` (hidden files, ``.`` and ``..``), the first letter of a Windows
+  device name (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1-9``, ``LPT1-9``, any case, also
+  before an extension: ``con.txt``), and ``_`` in folders only (the scan skips ``_``
+  folders, not ``_`` files);
 - last character: ``.`` or space (Windows drops them);
 - the ``.`` of a file name ending in ``.conflict-<8 hex>`` (the scan's conflict copies);
+- in a file name that an ignore rule of :mod:`brainsync.sync.ignore` would leave out
+  (``~$x.md``, ``x_BASE_12.md``), its first character and every ``_ . ~ $``, so that
+  every file export writes is one the scan reads back (``~.md`` and ``{.md`` are notes);
 - the first character of a note's first folder when it equals a registered type name,
   so ``note:post:x`` is ``%70ost/x.md`` and reads back as a note.
 
@@ -37,6 +40,7 @@ from pathlib import Path, PurePosixPath
 
 from brainsync.entities import NOTE, EntityKey, validate_type_name
 from brainsync.errors import InvalidInputError, UnsafePathError
+from brainsync.sync.ignore import builtin_dir_rule, builtin_file_rule
 
 __all__ = [
     "MAX_NAME_BYTES",
@@ -49,7 +53,9 @@ __all__ = [
 #: Longest file or folder name most file systems allow, in bytes.
 MAX_NAME_BYTES = 255
 _SUFFIX = ".md"
-_ALWAYS = frozenset('<>:"/\\|?*{') | frozenset(chr(c) for c in [*range(0x20), 0x7F])
+_ALWAYS = frozenset('<>:"/\\|?*') | frozenset(chr(c) for c in [*range(0x20), 0x7F])
+#: Escaped, with the first character, in a file name an ignore rule would leave out.
+_RULE_BREAKERS = frozenset("_.~$")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)]
@@ -104,8 +110,8 @@ class PathMapper:
             raise InvalidInputError(f"{str(rel)!r} is a conflict copy, not an entity file")
         folders = parts[:-1]
         # The scan never reports these; a caller passing one has a bug or a stale path.
-        hidden = any(name[0] in "._" or "{" in name for name in folders)
-        if hidden or stem[0] in ".~" or "{" in stem:
+        hidden = any(builtin_dir_rule(name) is not None for name in folders)
+        if hidden or builtin_file_rule(parts[-1]) is not None:
             raise InvalidInputError(f"{str(rel)!r} is a path the scan ignores")
         type_name = NOTE
         if folders and folders[0] in self._folders:
@@ -246,7 +252,7 @@ def _encode(segment: str, *, folder: bool) -> str:
         if char == "%":
             escape = set(segment[index + 1 : index + 3]) <= _HEX and index + 2 <= last
         elif index == 0:
-            escape = escape or char in ".~" or (folder and char == "_") or _is_device(segment)
+            escape = escape or char == "." or (folder and char == "_") or _is_device(segment)
         if index == last and char in ". ":
             escape = True
         out.append(_pct(char) if escape else char)
@@ -258,6 +264,11 @@ def _encode_file(segment: str) -> str:
     conflict = _CONFLICT.search(name)
     if conflict:
         name = name[: conflict.start()] + "%2E" + conflict.group(1)
+    if builtin_file_rule(name + _SUFFIX) is not None:
+        # a name the scan would leave out (an editor's lock, a merge leftover): escape
+        # enough of it that no rule matches, so what export writes, import reads back
+        head = _pct(name[0]) if name[0] != "%" else name[0]
+        name = head + "".join(_pct(c) if c in _RULE_BREAKERS else c for c in name[1:])
     return name
 
 

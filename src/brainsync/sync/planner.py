@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,10 +28,15 @@ from brainsync.sync.decision import Direction
 from brainsync.sync.files import read_snapshot
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat, ScanResult, scan
+from brainsync.sync.watch_paths import root_is_empty, scan_paths
 
 __all__ = ["Plan", "PlanRequest", "Planner"]
 
 log = logging.getLogger(__name__)
+
+#: A file whose recorded mtime is this close to now may have changed again within the
+#: same timestamp tick without its size moving ("racily clean", as git calls it): hash it.
+RACY_WINDOW_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class PlanRequest:
     """What to plan: a direction, an optional type filter and the guard settings."""
 
     direction: Direction
+    #: The folder whose sync state the run compares with (None: a folder with no state).
+    folder: str | None = None
     types: tuple[str, ...] = ()
     force_deletes: bool = False
     propagate_deletes: bool = True
@@ -45,6 +53,9 @@ class PlanRequest:
     mass_delete_min: int = 5
     max_file_bytes: int = 5 * 1024 * 1024
     chunk_size: int = 500
+    #: Only these paths (a folder: everything under it); empty: the whole directory.
+    #: Other paths are never looked at, so they can never count as deleted.
+    paths: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,6 +76,11 @@ class _Inventory:
     scan: ScanResult
     records: dict[str, SyncRecord]
     entities: dict[EntityKey, EntitySummary]
+    #: Paths an event named: a hint that they changed, so a stat match is not enough.
+    named: frozenset[str] = frozenset()
+    #: Records written this close to now are hashed again (0 in full plans, see _settled).
+    racy_window_ns: int = 0
+    now_ns: int = field(default_factory=time.time_ns)
 
 
 @contextmanager
@@ -97,6 +113,7 @@ class Planner:
         inventory = self._inventory(request)
         plan = Plan()
         plan.report.skipped.extend(inventory.scan.skipped)
+        plan.report.ignored = inventory.scan.ignored_counts()
         renames: dict[str, str] = {}
         items = self._items(inventory, request, plan.report, renames)
         candidates = [
@@ -117,11 +134,16 @@ class Planner:
         return plan
 
     def _inventory(self, request: PlanRequest) -> _Inventory:
-        scanned = scan(self._root, request.max_file_bytes)
-        records = {record.path: record for record in self._store.iter_records()}
+        records = {r.path: r for r in self._store.iter_records(request.folder)}
         types = list(request.types) or None
         entities = {s.key: s for s in self._store.iter_summaries(types)}
-        return _Inventory(scanned, records, entities)
+        if not request.paths:
+            return _Inventory(scan(self._root, request.max_file_bytes), records, entities)
+        # Full plans stay stat-only: the sync state has no record-write time, so a racy
+        # window there would re-read every file written in the last seconds (R1).
+        scanned = scan_paths(self._root, request.paths, request.max_file_bytes)
+        named = frozenset(request.paths)
+        return _Inventory(scanned, records, entities, named, RACY_WINDOW_NS)
 
     def _items(
         self, inv: _Inventory, request: PlanRequest, report: Report, renames: dict[str, str]
@@ -258,14 +280,16 @@ class Planner:
         record = inv.records.get(path)
         stat = inv.scan.files.get(path)
         entity = inv.entities.get(key)
-        if record is None or stat is None or entity is None:
+        if record is None or stat is None or entity is None or path in inv.named:
             return False
         same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
-        return same_file and entity.content_hash == record.entity_hash
+        racy = inv.now_ns - record.mtime_ns < inv.racy_window_ns
+        return same_file and not racy and entity.content_hash == record.entity_hash
 
     def _guard(self, inv: _Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:
         tracked = len(inv.records)
-        emptied = not inv.scan.files and tracked and req.direction is not Direction.EXPORT
+        empty = root_is_empty(self._root) if req.paths else not inv.scan.files
+        emptied = empty and tracked and req.direction is not Direction.EXPORT
         if emptied and not req.force_deletes:
             raise RootUnavailableError(
                 f"sync directory {self._root} is empty but {tracked} files were synced "

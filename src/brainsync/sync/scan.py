@@ -14,13 +14,15 @@ from pathlib import Path
 
 from brainsync.errors import RootUnavailableError
 from brainsync.report import Skip
-from brainsync.sync.ignore import IgnoreRules
+from brainsync.sync.ignore import REASONS, IgnoreRule, IgnoreRules
 
 __all__ = [
     "FileStat",
+    "IgnoredPath",
     "ScanResult",
     "check_root",
     "check_same_root",
+    "ignored_paths",
     "root_identity",
     "scan",
 ]
@@ -35,26 +37,66 @@ class FileStat:
     mtime_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class IgnoredPath:
+    """A path an ignore rule left out of the sync, with the rule and its reason."""
+
+    path: str
+    rule: IgnoreRule
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-ready view."""
+        return {"path": self.path, "rule": self.rule.value, "reason": self.reason}
+
+
 @dataclass
 class ScanResult:
-    """Files found, files skipped with reasons, and folders that could not be read."""
+    """Files found, files skipped with reasons, what each ignore rule left out, and
+    folders that could not be read.
+
+    :attr:`ignored` maps a rule's name to the paths it left out (a skipped folder is
+    listed, not its contents); files that are not markdown at all are only counted, in
+    :attr:`other_files`.
+    """
 
     files: dict[str, FileStat] = field(default_factory=dict)
     skipped: list[Skip] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     held: set[str] = field(default_factory=set)
+    ignored: dict[str, list[str]] = field(default_factory=dict)
+    other_files: int = 0
+    ignored_folders: list[str] = field(default_factory=list)
 
     def is_shadowed(self, path: str) -> bool:
-        """True when ``path`` exists but was skipped, or lies in a folder that could not be read.
+        """True when ``path`` exists but was skipped or ignored, or lies in a folder that
+        could not be read or was ignored.
 
         Such a path's absence from :attr:`files` means nothing, so nothing may be deleted
-        because of it.
+        because of it (a rule added later never deletes the notes it now leaves out).
         """
         if path in self.held:
             return True
-        if not self.unreadable:
-            return False
-        return any(path.startswith(folder + "/") for folder in self.unreadable)
+        folders = self.unreadable + self.ignored_folders
+        return any(path.startswith(folder + "/") for folder in folders)
+
+    def ignore(self, rule: IgnoreRule, path: str, *, folder: bool = False) -> None:
+        """Record that ``rule`` left ``path`` out."""
+        if rule is IgnoreRule.NOT_MARKDOWN:
+            self.other_files += 1
+            return
+        self.ignored.setdefault(rule.value, []).append(path)
+        if folder:
+            self.ignored_folders.append(path)
+        elif path.endswith(".md"):
+            self.held.add(path)
+
+    def ignored_counts(self) -> dict[str, int]:
+        """How many paths each rule left out, by rule name."""
+        counts = {rule: len(paths) for rule, paths in self.ignored.items()}
+        if self.other_files:
+            counts[IgnoreRule.NOT_MARKDOWN.value] = self.other_files
+        return counts
 
 
 def check_root(root: Path) -> None:
@@ -110,6 +152,16 @@ def scan(root: Path, max_file_bytes: int) -> ScanResult:
     return result
 
 
+def ignored_paths(root: Path, max_file_bytes: int) -> list[IgnoredPath]:
+    """Every path under ``root`` an ignore rule leaves out (not markdown: not listed)."""
+    found = [
+        IgnoredPath(path, IgnoreRule(rule), REASONS[IgnoreRule(rule)])
+        for rule, paths in scan(root, max_file_bytes).ignored.items()
+        for path in paths
+    ]
+    return sorted(found, key=lambda item: item.path)
+
+
 def _visit(
     entry: os.DirEntry[str],
     rel: str,
@@ -123,16 +175,23 @@ def _visit(
         info = entry.stat(follow_symlinks=False)
     except OSError:
         return  # vanished between listing and stat
-    if stat_module.S_ISLNK(info.st_mode):
-        if entry.name.endswith(".md") or not entry.name.startswith("."):
-            result.skipped.append(Skip(rel_path, "symbolic link: not followed"))
-            result.held.add(rel_path)
-        return
     if stat_module.S_ISDIR(info.st_mode):
-        if not rules.skip_dir(rel_path, entry.name):
+        rule = rules.dir_rule(rel_path, entry.name)
+        if rule is None:
             pending.append((Path(entry.path), rel_path))
+        else:
+            result.ignore(rule, rel_path, folder=True)
         return
-    if not stat_module.S_ISREG(info.st_mode) or rules.skip_file(rel_path, entry.name):
+    rule = rules.file_rule(rel_path, entry.name)
+    is_link = stat_module.S_ISLNK(info.st_mode)
+    if rule is not None and not (is_link and rule is IgnoreRule.NOT_MARKDOWN):
+        result.ignore(rule, rel_path)  # an emacs lock is a link, for one
+        return
+    if is_link:  # to a note or a folder, maybe outside: reported, never followed
+        result.skipped.append(Skip(rel_path, "symbolic link: not followed"))
+        result.held.add(rel_path)
+        return
+    if not stat_module.S_ISREG(info.st_mode):
         return
     if info.st_size > max_file_bytes:
         reason = f"larger than the {max_file_bytes} byte limit ({info.st_size} bytes)"

@@ -1,4 +1,8 @@
-"""Catalogue K1: a worker process killed with SIGKILL mid-job; the job resumes elsewhere."""
+"""Catalogue K1: a worker process killed with SIGKILL mid-job; the job resumes elsewhere.
+
+The end state is compared with an uninterrupted run of the same job: the whole folder,
+hidden files and sub-folders included, so no litter of the killed worker goes unseen.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobs_fakeop import read_log
+from jobs_fakeop import factory, read_log
 
 from brainsync.jobs import JobService, JobState
 
@@ -55,6 +59,27 @@ def kill_after(service: JobService, job_id: str, chunks: int, proc: subprocess.P
     proc.wait(timeout=10)
 
 
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Everything under ``root``: files with their bytes, folders (None), dot ones too."""
+    found: dict[str, bytes | None] = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        found.update((str((here / name).relative_to(root)), None) for name in dirs)
+        found.update((str((here / n).relative_to(root)), (here / n).read_bytes()) for n in files)
+    return found
+
+
+def uninterrupted(params: dict[str, Any]) -> dict[str, bytes | None]:
+    """The folder the same job leaves when nothing kills it (run inline, no pauses)."""
+    root = Path(params["root"]).with_name(Path(params["root"]).name + "-uninterrupted")
+    root.mkdir()
+    log = root.with_suffix(".log")
+    operation = factory("fake", {**params, "root": str(root), "log": str(log), "sleep": 0})
+    for chunk in operation.plan():
+        operation.run_chunk(chunk)
+    return tree(root)
+
+
 def check_resumed(params: dict[str, Any], first_pid: int, items: int) -> None:
     """Every chunk done, none lost, and no finished chunk redone after the crash."""
     log = read_log(Path(params["log"]))
@@ -67,9 +92,9 @@ def check_resumed(params: dict[str, Any], first_pid: int, items: int) -> None:
     # Only the chunk in flight (done, but not yet checkpointed) may run again.
     assert redone <= {max(ended_before)}
     assert min(started_after) >= max(ended_before)
-    root = Path(params["root"])
-    assert sorted(p.name for p in root.iterdir()) == sorted(f"item-{n}.md" for n in range(items))
-    assert all((root / f"item-{n}.md").read_text() == f"item {n}\n" for n in range(items))
+    expected = uninterrupted(params)
+    assert expected == {f"item-{n}.md": f"item {n}\n".encode() for n in range(items)}
+    assert tree(Path(params["root"])) == expected
 
 
 @pytest.mark.slow

@@ -1,0 +1,58 @@
+"""Upgrades of an older store schema, run in place inside the opening transaction.
+
+Schema 1 (the first release) kept one sync state keyed by path alone, so a store knew
+one folder. Schema 2 keys it by (folder, path) and lists the folders. The schema-1 state
+moves to an *unclaimed* folder (no host, no path: that store never recorded which
+directory it served); the first folder that opens the store and whose files match those
+records adopts it (:mod:`brainsync.sync.folders`), so nothing is re-imported or rewritten.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, text
+
+from brainsync.store.schema import folders, sync_state
+
+__all__ = ["UNCLAIMED_LABEL", "upgrade"]
+
+#: The label of the folder that holds a schema-1 store's state until a folder adopts it.
+UNCLAIMED_LABEL = "unclaimed state of a schema-1 store"
+
+
+def upgrade(conn: Connection, found: int) -> None:
+    """Bring a database at schema version ``found`` up to the current one."""
+    if found < 2:
+        _from_1_to_2(conn)
+
+
+def _from_1_to_2(conn: Connection) -> None:
+    conn.execute(text("DROP INDEX IF EXISTS ix_sync_state_key"))
+    conn.execute(text("ALTER TABLE sync_state RENAME TO sync_state_v1"))
+    folders.create(conn)
+    sync_state.create(conn)
+    if not conn.execute(text("SELECT count(*) FROM sync_state_v1")).scalar():
+        conn.execute(text("DROP TABLE sync_state_v1"))
+        return
+    folder_id = uuid.uuid4().hex
+    conn.execute(
+        folders.insert(),
+        {
+            "id": folder_id,
+            "label": UNCLAIMED_LABEL,
+            "host": "",
+            "path": "",
+            "created": datetime.now(UTC),
+        },
+    )
+    columns = "path, type, id, size, mtime_ns, file_hash, entity_hash"
+    conn.execute(
+        text(
+            f"INSERT INTO sync_state (folder, {columns}) "
+            f"SELECT :folder, {columns} FROM sync_state_v1"
+        ),
+        {"folder": folder_id},
+    )
+    conn.execute(text("DROP TABLE sync_state_v1"))

@@ -1,0 +1,193 @@
+"""The sync state of each folder, and the folder registry, as the store keeps them.
+
+Every record belongs to one folder: a query names the folder, so nothing one folder does
+can count another folder's files as deleted. ``folder=None`` stands for a folder that has
+no state yet (a dry run of a folder that never synced): it has no records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from brainsync.entities import EntityKey
+from brainsync.errors import InvalidInputError, NotFoundError, StoreError
+from brainsync.store.database import Database, batches, positive
+from brainsync.store.records import FolderRecord, SyncRecord, record_from_row, record_row
+from brainsync.store.schema import folders, key_in, sync_state
+
+__all__ = ["RUN_KINDS", "SyncStateStore"]
+
+#: The kinds of run whose last finish a folder remembers.
+RUN_KINDS = ("export", "import", "sync")
+
+
+class SyncStateStore(Database):
+    """Folders and their sync records."""
+
+    # -- folders -----------------------------------------------------------------------
+
+    def add_folder(self, folder: FolderRecord) -> None:
+        """Register a new folder (its id must be new)."""
+        row = {
+            "id": folder.id,
+            "label": folder.label,
+            "host": folder.host,
+            "path": folder.path,
+            "created": folder.created,
+        }
+        with self._translate("register the folder"), self._write() as conn:
+            conn.execute(folders.insert(), row)
+
+    def claim_folder(self, folder_id: str, label: str, host: str, path: str) -> None:
+        """Give a folder its (new) label, host and path: a moved folder, or adopted state."""
+        values = {"label": label, "host": host, "path": path}
+        with self._translate("update the folder"), self._write() as conn:
+            conn.execute(update(folders).where(folders.c.id == folder_id).values(**values))
+
+    def get_folder(self, folder_id: str) -> FolderRecord | None:
+        """The folder with ``folder_id``, with its tracked-file count, or None."""
+        found = self.list_folders([folder_id])
+        return found[0] if found else None
+
+    def list_folders(self, ids: Sequence[str] | None = None) -> list[FolderRecord]:
+        """Every folder (or those among ``ids``), oldest first, with tracked-file counts."""
+        query = select(folders).order_by(folders.c.created, folders.c.id)
+        if ids is not None:
+            query = query.where(folders.c.id.in_(list(ids)))
+        rows = self._read(query, "list folders")
+        counts = select(sync_state.c.folder, func.count().label("n")).group_by(sync_state.c.folder)
+        tracked = {r["folder"]: int(r["n"]) for r in self._read(counts, "count records")}
+        return [_folder_from_row(row, tracked.get(row["id"], 0)) for row in rows]
+
+    def forget_folder(self, folder_id: str) -> int:
+        """Drop a folder and its sync state (never an entity); returns the records dropped."""
+        with self._translate("forget the folder"), self._write() as conn:
+            found = conn.execute(
+                select(folders.c.id).where(folders.c.id == folder_id).with_for_update()
+            ).first()
+            if found is None:
+                raise NotFoundError(f"no folder {folder_id}")
+            dropped = conn.execute(delete(sync_state).where(sync_state.c.folder == folder_id))
+            conn.execute(delete(folders).where(folders.c.id == folder_id))
+            return int(dropped.rowcount or 0)
+
+    def folder_ran(self, folder_id: str, kind: str, when: datetime) -> None:
+        """Remember that a run of ``kind`` finished for the folder at ``when``."""
+        if kind not in RUN_KINDS:
+            raise InvalidInputError(f"unknown run kind {kind!r}")
+        column = f"last_{kind}"
+        stmt = update(folders).where(folders.c.id == folder_id).values({column: when})
+        with self._translate("record the run"), self._write() as conn:
+            conn.execute(stmt)
+
+    def _lock_folder(self, conn: Connection, folder_id: str) -> None:
+        """Hold the folder's row for this write; a forgotten folder takes no more records."""
+        query = select(folders.c.id).where(folders.c.id == folder_id).with_for_update()
+        if conn.execute(query).first() is None:
+            raise StoreError(
+                f"folder {folder_id} is not registered in this store (forgotten while a run "
+                "was going on?); run again to join it as a new folder"
+            )
+
+    # -- sync records --------------------------------------------------------------------
+
+    def get_records(self, folder: str | None, paths: Sequence[str]) -> dict[str, SyncRecord]:
+        """The sync records of those ``paths`` of ``folder`` that have one."""
+        found: dict[str, SyncRecord] = {}
+        if folder is None:
+            return found
+        for batch in batches(list(dict.fromkeys(paths))):
+            query = select(sync_state).where(
+                sync_state.c.folder == folder, sync_state.c.path.in_(batch)
+            )
+            for row in self._read(query, "read records"):
+                found[row["path"]] = record_from_row(row)
+        return found
+
+    def records_for_keys(
+        self, folder: str | None, keys: Sequence[EntityKey]
+    ) -> dict[EntityKey, SyncRecord]:
+        """The record of each of ``keys`` in ``folder`` that has one (the first path if several)."""
+        found: dict[EntityKey, SyncRecord] = {}
+        if folder is None:
+            return found
+        for batch in batches(list(dict.fromkeys(keys))):
+            query = select(sync_state).where(
+                sync_state.c.folder == folder, key_in(sync_state, batch)
+            )
+            for row in self._read(query.order_by(sync_state.c.path), "read records"):
+                record = record_from_row(row)
+                found.setdefault(record.key, record)
+        return found
+
+    def iter_records(self, folder: str | None, page_size: int = 5000) -> Iterator[SyncRecord]:
+        """Every sync record of ``folder`` in path order, paged by path."""
+        if folder is None:
+            return
+        base = select(sync_state).where(sync_state.c.folder == folder)
+        base = base.order_by(sync_state.c.path).limit(positive("page_size", page_size))
+        query = base
+        while True:
+            rows = self._read(query, "list records")
+            yield from map(record_from_row, rows)
+            if len(rows) < page_size:
+                return
+            query = base.where(sync_state.c.path > rows[-1]["path"])
+
+    def count_records(self, folder: str | None) -> int:
+        """How many sync records ``folder`` has."""
+        if folder is None:
+            return 0
+        query = select(func.count()).select_from(sync_state)
+        return int(self._scalar(query.where(sync_state.c.folder == folder), "count records"))
+
+    def _upsert_records(self, conn: Connection, folder: str, records: list[SyncRecord]) -> None:
+        """Insert or replace sync records by path, in one bulk upsert."""
+        latest = {record.path: record for record in records}
+        if not latest:
+            return
+        rows = [record_row(folder, record) for record in latest.values()]
+        stmt = self._insert(sync_state)
+        columns = ("type", "id", "size", "mtime_ns", "file_hash", "entity_hash")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[sync_state.c.folder, sync_state.c.path],
+            set_={name: stmt.excluded[name] for name in columns},
+        )
+        conn.execute(stmt, rows)
+
+    def _drop_records(self, conn: Connection, folder: str, paths: list[str]) -> None:
+        for batch in batches(list(dict.fromkeys(paths))):
+            conn.execute(
+                delete(sync_state).where(
+                    sync_state.c.folder == folder, sync_state.c.path.in_(batch)
+                )
+            )
+
+    def _record_keys(self, conn: Connection, folder: str, paths: list[str]) -> dict[str, Any]:
+        """The entity key recorded at each of ``paths`` (within this write)."""
+        keyed: dict[str, Any] = {}
+        for batch in batches(list(dict.fromkeys(paths))):
+            rows = conn.execute(
+                select(sync_state).where(
+                    sync_state.c.folder == folder, sync_state.c.path.in_(batch)
+                )
+            )
+            keyed.update((row.path, EntityKey(row.type, row.id)) for row in rows)
+        return keyed
+
+
+def _folder_from_row(row: Any, tracked: int) -> FolderRecord:
+    last_runs = {kind: row[f"last_{kind}"] for kind in RUN_KINDS if row[f"last_{kind}"]}
+    return FolderRecord(
+        id=row["id"],
+        label=row["label"],
+        host=row["host"],
+        path=row["path"],
+        created=row["created"].astimezone(UTC),
+        last_runs=last_runs,
+        tracked_files=tracked,
+    )

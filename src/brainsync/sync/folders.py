@@ -1,0 +1,222 @@
+"""Which folder of the store a directory is: identity that survives a rename, never a copy.
+
+A folder's id lives in the store (its row in ``folders``) and, on each host, in a small
+registry in the state folder (``folders.json``, outside the synced directory). A registry
+entry names the store, the host, the absolute path and the directory's device and inode.
+A directory is the remembered folder when:
+
+- its path, host and inode match an entry (the usual case); or
+- its device and inode match an entry whose old path no longer leads to that directory
+  (the folder was renamed or moved on the same file system: its state follows it).
+
+Anything else joins as a *new* folder, which is always safe (a join deletes nothing): a
+copied folder (new inode), a folder replaced at the same path, a state folder copied beside
+another directory (another path), a registry carried to another host, a folder forgotten
+in the store. Two directories therefore never share one sync state (catalogue F4).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from brainsync.errors import ConfigError
+from brainsync.store import FolderRecord, Store
+
+__all__ = ["FolderPlace", "Folders", "Joined"]
+
+_REGISTRY = "folders.json"
+_LOCK = "folders.lock"
+#: Records of a schema-1 store compared with the directory before adopting its state.
+_ADOPT_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class FolderPlace:
+    """Where a folder is: this host, this absolute path, this directory."""
+
+    host: str
+    path: Path
+    label: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    store: str
+    folder: str
+    host: str
+    path: str
+    device: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The folder a directory is, and what happened to find it (for the report)."""
+
+    folder: FolderRecord
+    note: str | None = None
+
+
+class Folders:
+    """The folder registry of one state folder, for one store."""
+
+    def __init__(self, store: Store, state_home: Path) -> None:
+        self._store = store
+        self._home = state_home
+
+    def find(self, place: FolderPlace) -> FolderRecord | None:
+        """The folder this directory already is, or None (nothing is written)."""
+        with self._locked():
+            entry, _ = self._match(place)
+            return None if entry is None else self._store.get_folder(entry.folder)
+
+    def join(self, place: FolderPlace) -> Joined:
+        """The folder this directory is, registering it first when the store has none."""
+        with self._locked():
+            entry, note = self._match(place)
+            folder = None if entry is None else self._store.get_folder(entry.folder)
+            if folder is not None and entry is not None:
+                if (folder.path, folder.host, folder.label) != self._where(place):
+                    self._store.claim_folder(folder.id, place.label, place.host, str(place.path))
+                self._remember(entry.folder, place)
+                return Joined(self._refreshed(folder.id), note)
+            if entry is not None:
+                note = f"folder {entry.folder} is no longer in the store; joined as a new folder"
+            return self._adopt_or_add(place, note)
+
+    def forget_here(self, folder_id: str) -> None:
+        """Drop this host's registry entries of a folder (after the store forgot it)."""
+        with self._locked():
+            kept = [e for e in self._entries() if e.folder != folder_id]
+            self._save(kept)
+
+    # -- matching --------------------------------------------------------------------------
+
+    def _match(self, place: FolderPlace) -> tuple[_Entry | None, str | None]:
+        ours = [
+            e for e in self._entries() if e.store == self._store.store_id and e.host == place.host
+        ]
+        identity = _identity(place.path)
+        at_path = next((e for e in ours if e.path == str(place.path)), None)
+        if at_path is not None and (identity is None or identity[1] == at_path.inode):
+            return at_path, None  # a missing root stays this folder: the guards refuse it
+        if identity is None:
+            return None, None
+        for entry in ours:
+            if (entry.device, entry.inode) == identity and _identity(Path(entry.path)) != identity:
+                return entry, f"folder moved from {entry.path}; its sync state follows it"
+        if at_path is not None:
+            return None, (
+                f"{place.path} is not the directory that was synced there before (copied or "
+                "replaced); it joins as a new folder"
+            )
+        return None, None
+
+    def _adopt_or_add(self, place: FolderPlace, note: str | None) -> Joined:
+        for folder in self._store.list_folders():
+            if not folder.claimed and self._matches_files(folder, place.path):
+                self._store.claim_folder(folder.id, place.label, place.host, str(place.path))
+                self._remember(folder.id, place)
+                adopted = "adopted the sync state of this store's first release (schema 1)"
+                return Joined(self._refreshed(folder.id), adopted)
+        folder = FolderRecord(
+            id=uuid.uuid4().hex[:16],
+            label=place.label,
+            host=place.host,
+            path=str(place.path),
+            created=datetime.now(UTC),
+        )
+        self._store.add_folder(folder)
+        self._remember(folder.id, place)
+        return Joined(self._refreshed(folder.id), note)
+
+    def _matches_files(self, folder: FolderRecord, root: Path) -> bool:
+        """Whether most sampled records of an unclaimed state describe files under ``root``."""
+        sample, same = 0, 0
+        for record in self._store.iter_records(folder.id, page_size=_ADOPT_SAMPLE):
+            sample += 1
+            try:
+                info = os.lstat(root / record.path)
+            except OSError:
+                info = None
+            if info is not None and (info.st_size, info.st_mtime_ns) == (
+                record.size,
+                record.mtime_ns,
+            ):
+                same += 1
+            if sample >= _ADOPT_SAMPLE:
+                break
+        return same > 0 and 2 * same >= sample
+
+    def _refreshed(self, folder_id: str) -> FolderRecord:
+        folder = self._store.get_folder(folder_id)
+        assert folder is not None, "registered just now under the registry lock"
+        return folder
+
+    @staticmethod
+    def _where(place: FolderPlace) -> tuple[str, str, str]:
+        return str(place.path), place.host, place.label
+
+    # -- the local registry ----------------------------------------------------------------
+
+    def _remember(self, folder_id: str, place: FolderPlace) -> None:
+        identity = _identity(place.path)
+        if identity is None:
+            return  # nothing to recognise it by yet; it is looked for again next time
+        entry = _Entry(self._store.store_id, folder_id, place.host, str(place.path), *identity)
+        others = [
+            e
+            for e in self._entries()
+            if e.folder != folder_id
+            and (e.store, e.host, e.path) != (entry.store, entry.host, entry.path)
+        ]
+        self._save([*others, entry])
+
+    def _entries(self) -> list[_Entry]:
+        path = self._home / _REGISTRY
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return [_Entry(**raw) for raw in data["folders"]]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"cannot read the folder registry {path}: {exc}; move it away to let every "
+                "folder here join again (nothing is deleted by a join)"
+            ) from exc
+
+    def _save(self, entries: list[_Entry]) -> None:
+        path = self._home / _REGISTRY
+        temp = path.with_name(f".{_REGISTRY}.{os.getpid()}.tmp")
+        data = {"version": 1, "folders": [asdict(e) for e in entries]}
+        temp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        os.replace(temp, path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One process at a time reads and writes the registry (two first runs at once
+        would otherwise register one directory twice)."""
+        self._home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._home / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of a directory, or None when there is none at ``path``."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if os.path.isdir(path) else None
