@@ -30,6 +30,7 @@ from brainsync.plugins import build_plugin_manager, entity_types
 from brainsync.report import Report
 from brainsync.status import Status, job_summary
 from brainsync.store import FolderRecord, Store, open_store
+from brainsync.store.history import EntityVersion, Retention
 from brainsync.sync.chunk import RunOptions
 from brainsync.sync.decision import Direction
 from brainsync.sync.engine import SyncEngine
@@ -38,6 +39,7 @@ from brainsync.sync.folders import FolderPlace, Folders, Joined
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.planner import PlanRequest
 from brainsync.sync.scan import IgnoredPath, ignored_paths
+from brainsync.sync.watch_paths import normalise_paths
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job, JobHandle, JobService
@@ -96,6 +98,8 @@ class Brain:
         if self._store is None:
             self.settings.state_home.mkdir(parents=True, exist_ok=True)
             self._store = open_store(self.settings.store_url)
+            days = self.settings.history_keep_days
+            self._store.retention = Retention(self.settings.history_keep_versions, days or None)
         return self._store
 
     @property
@@ -175,6 +179,11 @@ class Brain:
 
     def _check_folder(self, folder_id: str) -> None:
         """Refuse to run a queued job on a directory that is no longer its folder."""
+        known = self.store.get_folder(folder_id)
+        if known is not None and known.host != self.settings.host:
+            # a worker on another host serving a shared mount: this host's registry does
+            # not know the folder; the store's record and the planned root identity do
+            return
         found = self.folder()
         if found is None or found.id != folder_id:
             raise RootUnavailableError(
@@ -190,8 +199,9 @@ class Brain:
         """Turn a job kind and its parameters into a plan request and run options.
 
         Parameters: ``types`` (list of type names), ``dry_run``, ``force_deletes``,
-        ``conflict`` (a policy name), ``restore``; ``folder`` is the folder whose sync state
-        the run uses (None: a folder with no state yet).
+        ``conflict`` (a policy name), ``restore``, ``paths`` (only these paths, relative to
+        the directory; a folder means everything under it); ``folder`` is the folder whose
+        sync state the run uses (None: a folder with no state yet).
         """
         if kind not in KINDS:
             raise InvalidInputError(f"unknown operation {kind!r}; expected one of {KINDS}")
@@ -211,6 +221,7 @@ class Brain:
             s.mass_delete_min,
             s.max_file_bytes,
             s.chunk_size,
+            paths=normalise_paths(params.get("paths") or ()),
         )
         policy = params.get("conflict") or s.conflict_policy
         if policy not in CONFLICT_POLICIES:
@@ -364,13 +375,14 @@ class Brain:
         metadata: Mapping[str, Any] | None = None,
         content: str | None = None,
         if_version: int | None = None,
+        writer: str = "api",
     ) -> Entity:
         """Create or update an entity from full markdown ``text`` or from its parts.
 
         ``if_version`` makes the write conditional: it fails with ConflictError unless the
         stored entity has that version (0: must not exist), so a late update can never
         resurrect an entity deleted meanwhile. An update that changes nothing creates no
-        version and no event.
+        version and no event. ``writer`` is what the entity history says wrote it.
         """
         key = self._key(type, id)
         existing = self.store.get(key)
@@ -384,7 +396,7 @@ class Brain:
         now = datetime.now(UTC)
         created = existing.created if existing else now
         entity = Entity(key, text, parsed.body, parsed.metadata, created, now)
-        change = self.store.put(entity)
+        change = self.store.put(entity, writer)
         if change is None:
             assert existing is not None
             return existing
@@ -400,12 +412,44 @@ class Brain:
         if current != if_version:
             raise ConflictError(f"{key} is at version {current}, not {if_version}; not written")
 
-    def get_entity(self, type: str, id: str) -> Entity:
-        """The entity, or NotFoundError."""
-        entity = self.store.get(self._key(type, id))
+    def get_entity(self, type: str, id: str, version: int | None = None) -> Entity:
+        """The entity (or its kept ``version`` from the history), or NotFoundError."""
+        key = self._key(type, id)
+        entity = self.store.get(key)
+        if version is not None and (entity is None or entity.version != version):
+            return self._old_version(key, version, entity)
         if entity is None:
             raise NotFoundError(f"no entity {type}:{id}")
         return entity
+
+    def _old_version(self, key: EntityKey, version: int, current: Entity | None) -> Entity:
+        found = self.store.entity_version(key, version)
+        if found is None or found.document is None:
+            raise NotFoundError(
+                f"no version {version} of {key} in the history; `entity history` lists them"
+            )
+        parsed = parse(found.document)
+        created = current.created if current else found.updated
+        return Entity(
+            key, found.document, parsed.body, parsed.metadata, created, found.updated,
+            version=found.version, content_hash=found.content_hash or "",
+        )  # fmt: skip
+
+    def entity_history(self, type: str, id: str) -> list[EntityVersion]:
+        """Every kept version of an entity, oldest first (a delete shows as a tombstone)."""
+        key = self._key(type, id)
+        history = self.store.entity_history(key)
+        if not history:
+            raise NotFoundError(f"no entity {key} and no history of one")
+        return history
+
+    def revert_entity(self, type: str, id: str, to: int, *, writer: str = "api") -> Entity:
+        """Make version ``to`` current again, as a new version (history is never rewritten).
+
+        Reverting to the current content changes nothing; a deleted entity comes back.
+        """
+        old = self.get_entity(type, id, version=to)
+        return self.put_entity(type, id, text=old.document, writer=f"{writer} (revert to {to})")
 
     def list_entities(
         self, type: str | None = None, after: EntityKey | None = None, limit: int = 500
@@ -415,10 +459,10 @@ class Brain:
             self._key(type, "x")
         return self.store.list_entities(type, after, limit)
 
-    def delete_entity(self, type: str, id: str) -> None:
+    def delete_entity(self, type: str, id: str, *, writer: str = "api") -> None:
         """Delete the entity (its file goes at the next export or sync)."""
         key = self._key(type, id)
-        if not self.store.delete(key):
+        if not self.store.delete(key, writer):
             raise NotFoundError(f"no entity {key}")
         self.bus.publish(EntityDeleted(str(key)))
 

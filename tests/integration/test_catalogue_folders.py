@@ -322,3 +322,14 @@ def test_a_job_carries_its_folder_and_uses_it_as_its_lane(folder: Folders) -> No
     assert here is not None
     assert job.params["folder"] == here.id and job.directory_lock == here.id
     assert job.result is not None and job.result.unchanged == 1
+
+
+def test_a_worker_on_another_host_runs_a_shared_folders_job(folder: Folders) -> None:
+    laptop = folder("a", host="laptop")
+    _seed(laptop, ["n1", "n2"])
+    _disk(laptop).edit("n1.md", "---\ntitle: n1\n---\nEdited on the laptop.\n")
+    job_id = laptop.start("sync", worker=False)
+    server = folder("a", host="server")  # the same directory, reached through a shared mount
+    job = server.wait(job_id, timeout=60)
+    assert job.failure is None and job.result is not None and job.result.updated == 1
+    assert [f.host for f in server.folders()] == ["laptop"]  # the server joined nothing

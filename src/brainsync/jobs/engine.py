@@ -364,15 +364,20 @@ def _open_client(url: str, poll_interval: float, worker_concurrency: int | None)
 # each open log file with its handler and the number of engines using it.
 _log_files: dict[Path, tuple[logging.Handler, int]] = {}
 _log_files_lock = threading.Lock()
+#: The engine's logger and brainsync's own (a subscriber that failed, a temp file swept):
+#: while a job engine is open both go to the log file, not to stderr.
+_LOGGERS = (_DBOS_LOGGER, "brainsync")
 
 
 def _open_log(path: Path) -> Path:
-    """Send the ``dbos`` logger to ``path`` until as many :func:`_close_log` calls."""
+    """Send the ``dbos`` and ``brainsync`` loggers to ``path`` until as many
+    :func:`_close_log` calls."""
     path = path.resolve()
     with _log_files_lock:
         handler, users = _log_files.get(path) or (_file_handler(path), 0)
         if not users:
-            logging.getLogger(_DBOS_LOGGER).addHandler(handler)
+            for name in _LOGGERS:
+                logging.getLogger(name).addHandler(handler)
         _log_files[path] = (handler, users + 1)
     return path
 
@@ -383,7 +388,8 @@ def _close_log(path: Path) -> None:
         if users > 1:
             _log_files[path] = (handler, users - 1)
             return
-        logging.getLogger(_DBOS_LOGGER).removeHandler(handler)
+        for name in _LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
     handler.close()
 
 
