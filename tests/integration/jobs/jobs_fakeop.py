@@ -64,7 +64,9 @@ class FakeOperation:
 
     def _write(self, item: int) -> None:
         target = self.root / f"item-{item}.md"
-        tmp = self.root / f".tmp-{item}-{os.getpid()}"
+        # one temp name per item: the step in flight when a worker is killed re-runs and
+        # writes the same temp again, so no litter of the killed worker outlives the resume
+        tmp = self.root / f".tmp-{item}"
         tmp.write_text(f"item {item}\n")
         os.replace(tmp, target)
 
