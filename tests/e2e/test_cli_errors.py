@@ -121,3 +121,23 @@ def test_a_bug_is_one_line_unless_verbose(tmp_path: Path) -> None:
     verbose = brainsync(tmp_path, "--verbose", "status", code=BROKEN_STATUS)
     assert verbose.returncode == 1
     assert "Traceback" in verbose.stderr and "in broken" in verbose.stderr
+
+
+@pytest.mark.postgres
+def test_refusal_with_a_postgres_store_and_a_second_folder(tmp_path: Path, pg_url: str) -> None:
+    """M4 on PostgreSQL: folder B is emptied and refused; folder A is untouched."""
+    from conftest import _empty_store_tables
+
+    _empty_store_tables(pg_url)
+    db = ["--db", pg_url.replace("+psycopg", "")]
+    shutil.copytree(SAMPLE, tmp_path / "a")
+    assert brainsync(tmp_path, "--dir", "a", *db, "sync").returncode == 0
+    assert brainsync(tmp_path, "--dir", "b", *db, "export").returncode == 0
+    for path in (tmp_path / "b").rglob("*.md"):
+        path.unlink()
+    result = brainsync(tmp_path, "--dir", "b", *db, "sync", "--json")
+    assert_short(result, 5)
+    reply = error_of(result)
+    assert reply["error"]["type"] == "RootUnavailableError" and reply["job_id"]
+    again = json.loads(brainsync(tmp_path, "--dir", "a", *db, "sync", "--json").stdout)
+    assert (again["deleted"], again["unchanged"]) == (0, 6)
