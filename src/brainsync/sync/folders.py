@@ -5,7 +5,7 @@ registry in the state folder (``folders.json``, outside the synced directory). A
 entry names the store, the host, the absolute path and the directory's device and inode.
 A directory is the remembered folder when:
 
-- its path, host and inode match an entry (the usual case); or
+- its path, host, device and inode match an entry (the usual case); or
 - its device and inode match an entry whose old path no longer leads to that directory
   (the folder was renamed or moved on the same file system: its state follows it).
 
@@ -55,6 +55,11 @@ class _Entry:
     path: str
     device: int
     inode: int
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        # the device too: two file systems mounted in turn at one path may reuse an inode
+        return self.device, self.inode
 
 
 @dataclass(frozen=True)
@@ -106,12 +111,12 @@ class Folders:
         ]
         identity = _identity(place.path)
         at_path = next((e for e in ours if e.path == str(place.path)), None)
-        if at_path is not None and (identity is None or identity[1] == at_path.inode):
+        if at_path is not None and (identity is None or identity == at_path.identity):
             return at_path, None  # a missing root stays this folder: the guards refuse it
         if identity is None:
             return None, None
         for entry in ours:
-            if (entry.device, entry.inode) == identity and _identity(Path(entry.path)) != identity:
+            if entry.identity == identity and _identity(Path(entry.path)) != identity:
                 return entry, f"folder moved from {entry.path}; its sync state follows it"
         if at_path is not None:
             return None, (
