@@ -23,7 +23,6 @@ from brainsync.errors import (
     InvalidInputError,
     JobError,
     NotFoundError,
-    RootUnavailableError,
 )
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.plugins import build_plugin_manager, entity_types
@@ -35,16 +34,20 @@ from brainsync.sync.chunk import RunOptions
 from brainsync.sync.decision import Direction
 from brainsync.sync.engine import SyncEngine
 from brainsync.sync.files import FileIO
-from brainsync.sync.folders import FolderPlace, Folders, Joined
+from brainsync.sync.folder_runs import FolderRuns
+from brainsync.sync.folders import FolderPlace, Joined
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.planner import PlanRequest
 from brainsync.sync.scan import IgnoredPath, ignored_paths
+from brainsync.sync.watch_jobs import WatchEvent, WatchOptions
 from brainsync.sync.watch_paths import normalise_paths
+from brainsync.sync.watch_state import WatchState, read_watch_states
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job, JobHandle, JobService
     from brainsync.jobs.lock import WorkerLock
     from brainsync.sync.engine import SyncOperation
+    from brainsync.sync.watcher import Watcher
 
 __all__ = ["Brain", "Status"]
 
@@ -115,20 +118,18 @@ class Brain:
     # -- folders ----------------------------------------------------------------------------
 
     @property
-    def _registry(self) -> Folders:
-        return Folders(self.store, self.settings.state_home)
-
-    def _place(self) -> FolderPlace:
+    def _folder_runs(self) -> FolderRuns:
         s = self.settings
-        return FolderPlace(s.host, s.root, s.folder_label or s.root.name)
+        place = FolderPlace(s.host, s.root, s.folder_label or s.root.name)
+        return FolderRuns(self.store, s.state_home, place)
 
     def folder(self) -> FolderRecord | None:
         """The folder this brain's directory is in the store, or None before it joins."""
-        return self._registry.find(self._place())
+        return self._folder_runs.find()
 
     def join_folder(self) -> Joined:
         """This directory's folder, registered first if the store does not know it yet."""
-        return self._registry.join(self._place())
+        return self._folder_runs.join()
 
     def folders(self) -> list[FolderRecord]:
         """Every folder the store keeps in sync (any host), oldest first."""
@@ -140,56 +141,7 @@ class Brain:
         ``folder_id`` may be a unique prefix of at least 4 characters. The directory joins
         again as a new folder at its next run.
         """
-        folder = self._folder_by_id(folder_id)
-        self.store.forget_folder(folder.id)
-        self._registry.forget_here(folder.id)
-        return folder
-
-    def _folder_by_id(self, folder_id: str) -> FolderRecord:
-        folders = self.store.list_folders()
-        exact = [f for f in folders if f.id == folder_id]
-        found = exact or [f for f in folders if len(folder_id) >= 4 and f.id.startswith(folder_id)]
-        if len(found) == 1:
-            return found[0]
-        if found:
-            raise InvalidInputError(
-                f"{folder_id!r} names {len(found)} folders; give more of the id"
-            )
-        raise NotFoundError(f"no folder {folder_id!r}; `brainsync folders` lists them")
-
-    def _folder_for(self, kind: str, dry_run: bool) -> tuple[str | None, list[str]]:
-        """The folder a run works on, and notes on how it was found.
-
-        A dry run never registers anything; a real run joins the folder first (a first
-        export into a directory that does not exist yet creates it: a restore).
-        """
-        if dry_run:
-            found = self.folder()
-            return (None if found is None else found.id), []
-        root = self.settings.root
-        if not root.exists() and self.folder() is None:
-            if kind != "export":
-                raise RootUnavailableError(
-                    f"sync directory {root} does not exist; create it, or run `export` to "
-                    "write the store into a new folder there"
-                )
-            root.mkdir(parents=True)
-        joined = self.join_folder()
-        return joined.folder.id, [joined.note] if joined.note else []
-
-    def _check_folder(self, folder_id: str) -> None:
-        """Refuse to run a queued job on a directory that is no longer its folder."""
-        known = self.store.get_folder(folder_id)
-        if known is not None and known.host != self.settings.host:
-            # a worker on another host serving a shared mount: this host's registry does
-            # not know the folder; the store's record and the planned root identity do
-            return
-        found = self.folder()
-        if found is None or found.id != folder_id:
-            raise RootUnavailableError(
-                f"{self.settings.root} is no longer folder {folder_id} (moved, replaced or "
-                "forgotten since the job was queued); start the run again"
-            )
+        return self._folder_runs.forget(folder_id)
 
     # -- export / import / sync -------------------------------------------------------------
 
@@ -253,7 +205,7 @@ class Brain:
         """The chunked operation a run of ``kind`` executes (a real run joins the folder)."""
         params = params or {}
         self.request(kind, params)  # bad parameters fail before the folder joins
-        folder, notes = self._folder_for(kind, bool(params.get("dry_run")))
+        folder, notes = self._folder_runs.for_run(kind, bool(params.get("dry_run")))
         request, options = self.request(kind, params, folder)
         return self.engine.operation(request, options, notes)
 
@@ -288,7 +240,11 @@ class Brain:
                 self.settings.jobs_url,
                 self._operation,
                 executor_id=self.settings.executor_id,
+                host=self.settings.host,
+                heartbeat_seconds=self.settings.heartbeat_seconds,
+                dead_after_seconds=self.settings.host_dead_seconds,
                 deadline_seconds=self.settings.job_deadline_seconds,
+                poll_interval_seconds=self.settings.job_poll_seconds,
                 start_worker=worker,
                 worker_concurrency=self.settings.worker_concurrency,
                 log_file=self.settings.state_home / "brainsync.log",
@@ -314,18 +270,22 @@ class Brain:
         """Enqueue an export, import or sync as a durable job; returns its id at once.
 
         Jobs of one folder never run at the same time (the folder is the lane). A real run
-        joins the folder now, so the job carries its folder's id.
+        joins the folder now, so the job carries its folder's id. It runs on this host's
+        workers, or on any host's when ``settings.shared_folder`` says every host reaches
+        the folder (recorded in the job as ``shared``).
         """
         job_params = {k: v for k, v in (params or {}).items() if v not in (None, (), [])}
         self.request(kind, job_params)  # bad parameters fail now, not inside the job
-        folder, notes = self._folder_for(kind, bool(job_params.get("dry_run")))
+        folder, notes = self._folder_runs.for_run(kind, bool(job_params.get("dry_run")))
         job_params["directory"] = str(self.settings.root)
         if folder is not None:
             job_params["folder"] = folder
         if notes:
             job_params["notes"] = notes
         lane = folder or f"directory:{self.settings.root}"
-        return self.jobs(worker=worker).enqueue(kind, job_params, lane=lane)
+        host = None if self.settings.shared_folder else self.settings.host
+        job_params["shared"] = host is None
+        return self.jobs(worker=worker).enqueue(kind, job_params, lane=lane, host=host)
 
     def submit(
         self, kind: str, params: Mapping[str, Any] | None = None, *, worker: bool = True
@@ -350,7 +310,7 @@ class Brain:
         brain = self._brain_for(Path(params.get("directory") or self.settings.root))
         folder = params.get("folder")
         if folder is not None:
-            brain._check_folder(folder)
+            brain._folder_runs.check(folder)
         request, options = brain.request(kind, params, folder)
         return brain.engine.operation(request, options, params.get("notes", ()))
 
@@ -504,7 +464,29 @@ class Brain:
             folders=self.store.list_folders(),
             pending=report,
             problem=problem,
+            watch=self.watch_state(),
         )
+
+    # -- watch ------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        *,
+        import_files: bool = True,
+        export_entities: bool = True,
+        on_event: Callable[[WatchEvent], None] | None = None,
+    ) -> Watcher:
+        """A watcher keeping this folder and the store in sync while it runs (``with``)."""
+        from brainsync.sync.watcher import Watcher
+
+        options = WatchOptions.from_settings(
+            self.settings, import_files=import_files, export_entities=export_entities
+        )
+        return Watcher(self, options, on_event)
+
+    def watch_state(self) -> list[WatchState]:
+        """The watch state of every folder watched from this state folder, any process."""
+        return read_watch_states(self.settings.state_home)
 
     def ignored(self) -> list[IgnoredPath]:
         """Every path under the directory that an ignore rule leaves out, with its rule."""

@@ -19,7 +19,8 @@ from brainsync.errors import ConfigError
 __all__ = ["CONFLICT_POLICIES", "ENV_PREFIX", "Settings", "load_settings"]
 
 ENV_PREFIX = "BRAINSYNC_"
-CONFLICT_POLICIES = ("keep-both", "file-wins", "db-wins", "fail")
+#: ``merge`` (the default) merges edits that do not overlap and keeps both otherwise.
+CONFLICT_POLICIES = ("merge", "keep-both", "file-wins", "db-wins", "fail")
 DEFAULT_CONFIG_NAME = "brainsync.toml"
 
 
@@ -43,16 +44,27 @@ class Settings:
     delete_share: float = 0.5
     mass_delete_min: int = 5
     propagate_deletes: bool = True
-    conflict_policy: str = "keep-both"
+    conflict_policy: str = "merge"
+    #: Entity history kept per entity: at most this many versions (the newest always)...
+    history_keep_versions: int = 100
+    #: ...and none older than this many days (0: no age limit).
+    history_keep_days: float = 365.0
     job_deadline_seconds: float = 3600.0
     executor_id: str = field(default_factory=socket.gethostname)
     #: This machine's name in the folder registry (folders are per host and path).
     host: str = field(default_factory=socket.gethostname)
+    #: This folder is on a mount every host reaches: its jobs may run on any host's worker.
+    shared_folder: bool = False
+    #: Seconds between a worker's heartbeats, and the silence after which it counts as dead.
+    heartbeat_seconds: float = 2.0
+    host_dead_seconds: float = 10.0
     #: A folder's label in ``brainsync folders`` (default: the directory's name).
     folder_label: str | None = None
     fsync: bool = False
     chunk_pause_seconds: float = 0.0
     worker_concurrency: int = 4
+    #: How often a worker looks for queued jobs (the floor of a watch batch's latency).
+    job_poll_seconds: float = 1.0
     #: Watch: quiet time (ms) before a batch of file events is taken; a file younger than
     #: this waits too, so a slow writer's save is one update.
     watch_debounce_ms: int = 100
@@ -74,6 +86,8 @@ class Settings:
             raise ConfigError(f"conflict policy must be one of {allowed}")
         if self.chunk_size < 1 or self.io_threads < 1 or self.worker_concurrency < 1:
             raise ConfigError("chunk_size, io_threads and worker_concurrency must be at least 1")
+        if self.history_keep_versions < 1 or self.history_keep_days < 0:
+            raise ConfigError("history_keep_versions must be at least 1, history_keep_days >= 0")
         if not 0.0 <= self.delete_share <= 1.0:
             raise ConfigError("delete_share must be between 0 and 1")
 

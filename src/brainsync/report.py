@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Conflict", "ItemError", "LeftAlone", "Report", "Skip"]
+__all__ = ["Conflict", "ItemError", "LeftAlone", "Merged", "Report", "Skip"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,20 @@ class Conflict:
     key: str
     resolution: str
     copy_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Both sides changed and their edits merged cleanly; the merge went to both sides.
+
+    ``from_file`` and ``from_store`` say what each side gave: frontmatter keys
+    (``frontmatter tags``) and line ranges of the merged file (``lines 7-9``).
+    """
+
+    path: str
+    key: str
+    from_file: list[str] = field(default_factory=list)
+    from_store: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ class Report:
     unchanged: int = 0
     vanished: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
+    #: Items changed on both sides whose edits merged (policy ``merge``).
+    merged: list[Merged] = field(default_factory=list)
     left_alone: list[LeftAlone] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
@@ -81,7 +97,13 @@ class Report:
     def processed(self) -> int:
         """Items looked at, whatever happened to them."""
         counts = self.created + self.updated + self.deleted + self.moved + self.unchanged
-        listed = len(self.conflicts) + len(self.left_alone) + len(self.skipped) + len(self.errors)
+        listed = (
+            len(self.conflicts)
+            + len(self.merged)
+            + len(self.left_alone)
+            + len(self.skipped)
+            + len(self.errors)
+        )
         return counts + self.vanished + listed
 
     def merge(self, other: Report) -> Report:
@@ -93,6 +115,7 @@ class Report:
         self.unchanged += other.unchanged
         self.vanished += other.vanished
         self.conflicts.extend(other.conflicts)
+        self.merged.extend(other.merged)
         self.left_alone.extend(other.left_alone)
         self.skipped.extend(other.skipped)
         self.errors.extend(other.errors)
@@ -116,6 +139,7 @@ class Report:
             unchanged=data.get("unchanged", 0),
             vanished=data.get("vanished", 0),
             conflicts=[Conflict(**c) for c in data.get("conflicts", [])],
+            merged=[Merged(**m) for m in data.get("merged", [])],
             left_alone=[LeftAlone(**item) for item in data.get("left_alone", [])],
             skipped=[Skip(**s) for s in data.get("skipped", [])],
             errors=[ItemError(**e) for e in data.get("errors", [])],

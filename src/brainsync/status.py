@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from brainsync.report import Report
 from brainsync.store.records import FolderRecord
+from brainsync.sync.watch_state import WatchState
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job
@@ -28,6 +29,8 @@ class Status:
     pending: Report | None
     problem: str | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    #: The watch state of the folders watched from this state folder (any process).
+    watch: list[WatchState] = field(default_factory=list)
 
     @property
     def tracked_files(self) -> int:
@@ -61,6 +64,7 @@ class Status:
             "ignored": self.ignored,
             "problem": self.problem,
             "jobs": self.jobs,
+            "watch": [state.to_dict() for state in self.watch],
         }
 
 

@@ -124,12 +124,10 @@ def test_a_bug_is_one_line_unless_verbose(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_refusal_with_a_postgres_store_and_a_second_folder(tmp_path: Path, pg_url: str) -> None:
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_refusal_with_a_postgres_store_and_a_second_folder(tmp_path: Path, store_url: str) -> None:
     """M4 on PostgreSQL: folder B is emptied and refused; folder A is untouched."""
-    from conftest import _empty_store_tables
-
-    _empty_store_tables(pg_url)
-    db = ["--db", pg_url.replace("+psycopg", "")]
+    db = ["--db", store_url.replace("+psycopg", "")]
     shutil.copytree(SAMPLE, tmp_path / "a")
     assert brainsync(tmp_path, "--dir", "a", *db, "sync").returncode == 0
     assert brainsync(tmp_path, "--dir", "b", *db, "export").returncode == 0

@@ -1,19 +1,18 @@
-"""``brainsync mcp`` as agents use it: over stdio, over HTTP with a token, and in-process.
+"""``brainsync mcp`` as agents use it: a real subprocess over stdio, and over HTTP with a token.
 
-The stdio and HTTP tests start the server as a real subprocess and talk to it with the
-SDK's own clients; the in-process tests use the SDK's in-memory client in both protocol
-modes it offers (the 2025-11-25 handshake Claude Desktop sends, and the newer one).
+These tests start the server as a subprocess and talk to it with the SDK's own clients;
+every tool in both protocol modes, through the SDK's in-process client, is in
+``test_mcp_tools.py``.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,6 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
-from brainsync.config import Settings
-from brainsync.errors import StoreError, TransientStoreError
-from brainsync.interfaces.mcp import LazyBrain, build_server
-
 TOOLS = {
     # name: (readOnlyHint, destructiveHint, idempotentHint)
     "brain_status": (True, None, None),
@@ -36,13 +31,14 @@ TOOLS = {
     "get_entity": (True, None, None),
     "put_entity": (False, True, True),
     "delete_entity": (False, True, True),
+    "entity_history": (True, None, None),
+    "revert_entity": (False, True, True),
     "start_job": (False, True, False),
     "get_job": (True, None, None),
     "list_jobs": (True, None, None),
     "cancel_job": (False, False, True),
     "resume_job": (False, True, True),
 }
-MODES = ["legacy", "2026-07-28"]
 FILES = 2000
 
 
@@ -118,7 +114,6 @@ def test_stdio_session_round_trip(tmp_path: Path) -> None:
             }
             assert hints == TOOLS
             assert all(tool.description and tool.output_schema for tool in listed.tools)
-            assert not (tmp_path / "home").exists()  # initialize opened nothing
             await _entity_round_trip(client)
             await _sync_job(client, brain)
             await _stdio_errors(client)
@@ -267,114 +262,3 @@ def test_http_needs_the_bearer_token(tmp_path: Path, address: str, token_by: str
                 assert (await _ok(client, "get_entity", type="note", id="x"))["version"] == 1
 
         anyio.run(check)
-
-
-# -- in-process ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def lazy(tmp_path: Path) -> Iterator[LazyBrain]:
-    (tmp_path / "brain").mkdir()
-    brains = LazyBrain(Settings(directory=tmp_path / "brain", home=tmp_path / "home"))
-    yield brains
-    brains.close()
-
-
-def _in_process(lazy: LazyBrain, mode: str, body: Callable[[Client], Awaitable[None]]) -> None:
-    async def run() -> None:
-        async with Client(build_server(lazy), mode=mode) as client:
-            await body(client)
-
-    anyio.run(run)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_cursor_walks_every_entity_once(lazy: LazyBrain, mode: str) -> None:
-    brain = lazy.brain()
-    for i in range(250):
-        brain.put_entity("note", f"n{i:03}", metadata={"title": f"Note {i}"}, content="x\n")
-
-    async def walk(client: Client, **filters: Any) -> list[str]:
-        ids: list[str] = []
-        cursor = None
-        for _ in range(20):
-            page = await _ok(client, "list_entities", cursor=cursor, **filters)
-            ids += [item["id"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return ids
-        raise AssertionError("the cursor never ended")
-
-    async def body(client: Client) -> None:
-        every = await walk(client, limit=100)
-        assert every == [f"n{i:03}" for i in range(250)]
-        found = await walk(client, limit=30, query="N1")
-        assert found == [f"n{i:03}" for i in range(100, 200)]
-        titled = await walk(client, limit=7, query="note 24")
-        assert titled == ["n024", *(f"n{i}" for i in range(240, 250))]
-        bad = await client.call_tool("list_entities", {"cursor": "not-a-cursor"})
-        assert "without cursor" in _error(bad)
-
-    _in_process(lazy, mode, body)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_huge_note_is_read_in_slices(lazy: LazyBrain, mode: str) -> None:
-    body_text = "".join(f"line {i:06} of a very long note\n" for i in range(3500))
-    document = lazy.brain().put_entity("note", "huge", content=body_text).document
-    assert len(document) > 100_000
-
-    async def body(client: Client) -> None:
-        first = await client.call_tool("get_entity", {"type": "note", "id": "huge"})
-        assert len(_text(first)) < 25_000  # the whole result stays bounded
-        parts, offset = [], 0
-        while True:
-            part = await _ok(client, "get_entity", type="note", id="huge", offset=offset)
-            parts.append(part["document"])
-            if not part["truncated"]:
-                break
-            assert part["next_offset"] > offset and f"offset={part['next_offset']}" in part["note"]
-            offset = part["next_offset"]
-        assert "".join(parts) == document and len(parts) == -(-len(document) // 10_000)
-        too_big = await client.call_tool(
-            "get_entity", {"type": "note", "id": "huge", "max_chars": 50_000}
-        )
-        assert "max_chars" in _error(too_big)
-        past = await client.call_tool("get_entity", {"type": "note", "id": "huge", "offset": 10**6})
-        assert "past the end" in _error(past)
-
-    _in_process(lazy, mode, body)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_store_errors_say_what_to_do_and_leak_nothing(
-    lazy: LazyBrain, mode: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    brain = lazy.brain()
-    brain.put_entity("note", "kept", content="v1\n")
-    locked = TransientStoreError("database is locked")
-    locked.__cause__ = sqlite3.OperationalError("database is locked")
-    broken = StoreError(f"cannot write {tmp_path}/home/brain.sqlite: disk I/O error")
-
-    def failing(error: Exception) -> Callable[..., Any]:
-        def put_entity(*args: Any, **kwargs: Any) -> Any:
-            raise error
-
-        return put_entity
-
-    async def body(client: Client) -> None:
-        change = {"type": "note", "id": "kept", "content": "v2\n"}
-        monkeypatch.setattr(brain, "put_entity", failing(locked))
-        busy = _error(await client.call_tool("put_entity", change))
-        assert "busy" in busy and "Retry" in busy and "sqlite" not in busy.lower()
-        monkeypatch.setattr(brain, "put_entity", failing(broken))
-        failed = _error(await client.call_tool("put_entity", change))
-        assert "Retry later" in failed and str(tmp_path) not in failed
-        monkeypatch.undo()
-        stale = {"type": "note", "id": "kept", "if_version": 3}
-        assert "not 3" in _error(await client.call_tool("delete_entity", stale))
-        assert (await _ok(client, "get_entity", type="note", id="kept"))["document"] == "v1\n"
-        resource = await client.read_resource("brain://entity/note/kept")
-        assert [getattr(c, "text", None) for c in resource.contents] == ["v1\n"]
-
-    _in_process(lazy, mode, body)

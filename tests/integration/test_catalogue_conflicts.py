@@ -1,4 +1,9 @@
-"""Failure catalogue C2 and C4, and every conflict policy (both store backends)."""
+"""Failure catalogue C2 and C4, and every conflict policy (both store backends).
+
+C2 is checked under the default policy (merge: here both sides changed the same line, so
+it falls back to keeping both) and under keep-both itself; tests/integration/test_merge_sync.py
+has the edits that do merge.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,10 @@ ORIGINAL = "---\ntitle: Shared\n---\nOriginal text.\n"
 ON_DISK = "---\ntitle: Shared\n---\nEdited in the editor.\n"
 IN_DB = "---\ntitle: Shared\n---\nEdited through the API.\n"
 KEEP_BOTH = "kept both: file imported, database version saved as copy"
+#: The merge policy's fallback: the same line (line 4 of each file) changed on both sides.
+MERGE_FELL_BACK = f"not merged (both sides changed line 4); {KEEP_BOTH}"
+#: What each policy that keeps both says, by policy.
+KEPT_BOTH = {"keep-both": KEEP_BOTH, "merge": MERGE_FELL_BACK}
 
 
 def conflicted(brain: Brain, disk: Any) -> tuple[Any, Any]:
@@ -39,20 +48,24 @@ def quiet(report: Any, unchanged: int) -> bool:
     return counts == (0, 0, 0, 0) and report.unchanged == unchanged and not report.conflicts
 
 
-# -- C2 with the default policy (keep both) -----------------------------------------------
+# -- C2 with the default policy (merge, falling back to keep both) and with keep-both ---------
 
 
+@pytest.mark.parametrize("policy", ["merge", "keep-both"])
 @pytest.mark.parametrize("kind", ["sync", "import"])
 def test_c2_both_changed_keeps_both(
-    kind: str, brain: Brain, disk: Any, rows: Any, planned: Any
+    kind: str, policy: str, brain: Brain, disk: Any, rows: Any, planned: Any
 ) -> None:
     db_side, file_side = conflicted(brain, disk)
     events: list[object] = []
     brain.bus.subscribe(events.append)
 
-    report = brain.run(kind)
+    # the default policy is merge: it needs no parameter
+    report = brain.run(kind, {} if policy == "merge" else {"conflict": policy})
     copy = f"post/c.conflict-{db_side.content_hash[:8]}.md"
-    assert report.conflicts == [Conflict("post/c.md", "post:c", KEEP_BOTH, copy)]
+    resolution = KEPT_BOTH[policy]
+    assert report.conflicts == [Conflict("post/c.md", "post:c", resolution, copy)]
+    assert report.merged == []
     assert (report.created, report.updated, report.deleted, report.errors) == (0, 0, 0, [])
     assert report.unchanged == 1
     files = disk.tree()
@@ -62,7 +75,7 @@ def test_c2_both_changed_keeps_both(
     stored = rows(brain)["post:c"]
     assert (stored.document, stored.version) == (ON_DISK, 3)
     assert [e for e in events if isinstance(e, ConflictFound)] == [
-        ConflictFound("post:c", "post/c.md", KEEP_BOTH, copy)
+        ConflictFound("post:c", "post/c.md", resolution, copy)
     ]
 
     # the copy is never imported, and the conflict does not come back
@@ -72,12 +85,17 @@ def test_c2_both_changed_keeps_both(
     assert disk.tree() == files
 
 
-def test_c2_both_new_keeps_both(brain: Brain, disk: Any, rows: Any) -> None:
+@pytest.mark.parametrize("policy", ["merge", "keep-both"])
+def test_c2_both_new_keeps_both(policy: str, brain: Brain, disk: Any, rows: Any) -> None:
     db_side = brain.put_entity("note", "fresh", text=IN_DB)
     disk.write("fresh.md", ON_DISK)
-    report = brain.sync()
+    report = brain.sync(conflict=policy)
     copy = f"fresh.conflict-{db_side.content_hash[:8]}.md"
-    assert report.conflicts == [Conflict("fresh.md", "note:fresh", KEEP_BOTH, copy)]
+    # never synced: there is no common version to merge from
+    resolution = {"keep-both": KEEP_BOTH}.get(
+        policy, f"not merged (no common version to merge from); {KEEP_BOTH}"
+    )
+    assert report.conflicts == [Conflict("fresh.md", "note:fresh", resolution, copy)]
     assert disk.read("fresh.md") == ON_DISK.encode()
     assert disk.read(copy) == IN_DB.encode()
     assert rows(brain)["note:fresh"].document == ON_DISK
@@ -120,12 +138,15 @@ def test_c2_edit_wins_over_delete_both_ways(brain: Brain, disk: Any, rows: Any) 
     assert quiet(brain.sync(), unchanged=5)
 
 
-def test_c2_dry_run_reports_and_changes_nothing(brain: Brain, disk: Any, rows: Any) -> None:
+@pytest.mark.parametrize("policy", ["merge", "keep-both"])
+def test_c2_dry_run_reports_and_changes_nothing(
+    policy: str, brain: Brain, disk: Any, rows: Any
+) -> None:
     db_side, _ = conflicted(brain, disk)
     files = disk.tree()
-    report = brain.sync(dry_run=True)
+    report = brain.sync(dry_run=True, conflict=policy)
     copy = f"post/c.conflict-{db_side.content_hash[:8]}.md"
-    assert report.conflicts == [Conflict("post/c.md", "post:c", KEEP_BOTH, copy)]
+    assert report.conflicts == [Conflict("post/c.md", "post:c", KEPT_BOTH[policy], copy)]
     assert report.dry_run
     assert disk.tree() == files
     assert rows(brain)["post:c"].version == 2
@@ -166,17 +187,27 @@ def check_fail(brain: Brain, disk: Any, rows: Any, report: Any, before: Any) -> 
     assert (rows(brain)["post:c"].document, rows(brain)["post:c"].version) == (IN_DB, 2)
 
 
-def check_keep_both(brain: Brain, disk: Any, rows: Any, report: Any, before: Any) -> None:
+def check_keep_both(
+    brain: Brain, disk: Any, rows: Any, report: Any, before: Any, resolution: str = KEEP_BOTH
+) -> None:
     assert len(report.conflicts) == 1
     copy = report.conflicts[0].copy_path
     assert copy is not None and copy.startswith("post/c.conflict-")
-    assert report.conflicts[0].resolution == KEEP_BOTH
+    assert report.conflicts[0].resolution == resolution
+    assert report.merged == []
     assert disk.tree()["post/c.md"] == before
     assert disk.read(copy) == IN_DB.encode()
     assert rows(brain)["post:c"].document == ON_DISK
 
 
+def check_merge(brain: Brain, disk: Any, rows: Any, report: Any, before: Any) -> None:
+    # the same line changed on both sides: exactly what keep-both does, and no markers
+    check_keep_both(brain, disk, rows, report, before, MERGE_FELL_BACK)
+    assert b"<<<<<<<" not in disk.read("post/c.md")
+
+
 CHECKS: dict[str, Callable[..., None]] = {
+    "merge": check_merge,
     "keep-both": check_keep_both,
     "file-wins": check_file_wins,
     "db-wins": check_db_wins,

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from disk import Disk, FileState
 from folder_state import tracked
 
 from brainsync.app import Brain
 from brainsync.config import Settings
 from brainsync.errors import RootUnavailableError
-from conftest import Disk, FileState
 
 Folders = Callable[..., Brain]
 NOTE = "---\ntitle: {0}\n---\n{0} body.\n"

@@ -15,7 +15,7 @@ import typer
 
 from brainsync.app import Brain
 from brainsync.errors import BrainsyncError
-from brainsync.interfaces import cli_folders, cli_jobs, mcp
+from brainsync.interfaces import cli_folders, cli_hosts, cli_jobs, cli_watch, mcp
 from brainsync.interfaces.console import (
     Invocation,
     SettingsSource,
@@ -27,7 +27,7 @@ from brainsync.interfaces.console import (
     print_enqueued,
     start_invocation,
 )
-from brainsync.interfaces.render import entity_dict, print_json, print_status
+from brainsync.interfaces.render import entity_dict, print_history, print_json, print_status
 
 __all__ = ["app", "main"]
 
@@ -40,6 +40,8 @@ entity_app = typer.Typer(help="Read and change single entities.", no_args_is_hel
 app.add_typer(entity_app, name="entity")
 cli_jobs.register(app)
 cli_folders.register(app)
+cli_hosts.register(app)
+cli_watch.register(app)
 mcp.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -138,7 +140,8 @@ def sync_cmd(
         typer.Option("--force-deletes", help="Allow more deletions than the configured share."),
     ] = False,
     conflict: Annotated[
-        str | None, typer.Option("--conflict", help="keep-both | file-wins | db-wins | fail.")
+        str | None,
+        typer.Option("--conflict", help="merge | keep-both | file-wins | db-wins | fail."),
     ] = None,
     as_json: JsonOpt = False,
     no_wait: NoWaitOpt = False,
@@ -185,15 +188,49 @@ def entity_put(
     out.print(f"{entity.type}:{entity.id} version {entity.version}", markup=False)
 
 
+VersionOpt = Annotated[
+    int | None, typer.Option("--version", help="A kept version (see `entity history`).")
+]
+
+
 @entity_app.command("get")
-def entity_get(ctx: typer.Context, type: str, id: str, as_json: JsonOpt = False) -> None:
-    """Print an entity's markdown document (or its JSON view)."""
+def entity_get(
+    ctx: typer.Context, type: str, id: str, version: VersionOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Print an entity's markdown document (or its JSON view), or an earlier version."""
     with open_brain(ctx) as brain:
-        entity = brain.get_entity(type, id)
+        entity = brain.get_entity(type, id, version=version)
     if as_json:
         print_json(out, entity_dict(entity))
     else:
         out.file.write(entity.document)
+
+
+entity_app.command("show", help="The same as `entity get`.")(entity_get)
+
+
+@entity_app.command("history")
+def entity_history(ctx: typer.Context, type: str, id: str, as_json: JsonOpt = False) -> None:
+    """List the kept versions of an entity, oldest first, with what wrote each."""
+    with open_brain(ctx) as brain:
+        history = brain.entity_history(type, id)
+    if as_json:
+        print_json(out, [version.to_dict() for version in history])
+    else:
+        print_history(out, history)
+
+
+@entity_app.command("revert")
+def entity_revert(
+    ctx: typer.Context,
+    type: str,
+    id: str,
+    to: Annotated[int, typer.Option("--to", help="The version to make current again.")],
+) -> None:
+    """Make an earlier version current again, as a new version (history is kept)."""
+    with open_brain(ctx) as brain:
+        entity = brain.revert_entity(type, id, to=to)
+    out.print(f"{entity.type}:{entity.id} version {entity.version}", markup=False)
 
 
 @entity_app.command("list")
@@ -232,8 +269,11 @@ def main() -> None:
 
     Standalone mode, so that click itself prints usage errors (exit 2) and turns Exit and
     Ctrl-C into exit codes: Typer vendors its own click, whose exceptions the ``click``
-    package's classes do not catch.
+    package's classes do not catch. ``brainsync mcp`` is served before any of that, so that
+    its ``initialize`` is answered quickly (see :func:`brainsync.interfaces.mcp.main`).
     """
+    if mcp.main(sys.argv[1:]):
+        return
     invocation = Invocation()
     try:
         app(obj=invocation)

@@ -1,4 +1,4 @@
-"""Job commands: ``jobs``, ``job show|follow|cancel|resume`` and ``worker``."""
+"""Job commands: ``jobs``, ``job show|follow|cancel|resume|takeover`` and ``worker``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from brainsync.errors import InvalidInputError
 from brainsync.interfaces.console import err, finish_job, follow, open_brain, out
 from brainsync.interfaces.render import job_dict, print_job, print_json
-from brainsync.jobs.records import JobState
+from brainsync.jobs.records import Job, JobState
 
 __all__ = ["register"]
 
@@ -51,7 +51,14 @@ def jobs_cmd(
         print_json(out, [job_dict(job) for job in jobs])
         return
     for job in jobs:
+        # where it runs first: from any host, `jobs` lists every host's jobs
+        out.print(f"{_runs_on(job):<24} ", end="", markup=False, highlight=False)
         print_job(out, job, brief=True)
+
+
+def _runs_on(job: Job) -> str:
+    where = job.host or "any-host"
+    return where if job.executor is None or job.executor == where else f"{where}/{job.executor}"
 
 
 @job_app.command("show")
@@ -86,6 +93,14 @@ def job_resume(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> Non
     """Resume a cancelled or interrupted job from its last finished chunk."""
     with open_brain(ctx) as brain:
         job = brain.jobs(worker=False).resume(job_id)
+    _print_state(job_dict(job), as_json)
+
+
+@job_app.command("takeover")
+def job_takeover(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+    """Move a shared folder's running job off a dead host; refused while that host lives."""
+    with open_brain(ctx) as brain:
+        job = brain.jobs(worker=False).takeover(job_id)
     _print_state(job_dict(job), as_json)
 
 

@@ -1,10 +1,13 @@
 """``brainsync mcp``: the MCP server for agents, over stdio or streamable HTTP.
 
-The SDK is imported only when the command runs, so other commands stay quick. The brain
-(store, migrations, job worker and its crash recovery) opens on the first tool call that
-needs it, so ``initialize`` is answered before any of that work. Over HTTP the server
-listens on 127.0.0.1 unless told otherwise, refuses any other address without a bearer
-token, and answers 401 to a request without it before the request reaches a tool.
+``initialize`` comes first: :func:`main` serves ``brainsync [global options] mcp ...``
+without building the rest of the command line, this module imports nothing heavy, and the
+brain (store, migrations, job worker and its crash recovery) opens in a background thread
+once the handshake is answered (on stdio: at the first message after ``initialize``), or
+on the first tool call that needs it, whichever comes first. With ``--watch`` that thread
+then starts watch mode for the folder. Over HTTP the server listens on 127.0.0.1 unless
+told otherwise, refuses any other address without a bearer token, and answers 401 to a
+request without it before the request reaches a tool.
 """
 
 from __future__ import annotations
@@ -12,23 +15,38 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
+import logging
+import os
+import sys
 import threading
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from brainsync.errors import ConfigError, InvalidInputError
+from brainsync.errors import BrainsyncError, ConfigError, InvalidInputError
 
 if TYPE_CHECKING:
+    import typer
+    from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
     from mcp.server.mcpserver import MCPServer
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from brainsync.app import Brain
     from brainsync.config import Settings
     from brainsync.jobs import JobService
+    from brainsync.sync.watcher import Watcher
 
-__all__ = ["BearerGuard", "LazyBrain", "build_server", "parse_address", "register"]
+__all__ = [
+    "BearerGuard",
+    "LazyBrain",
+    "ServeRequest",
+    "build_server",
+    "main",
+    "parse_address",
+    "parse_command_line",
+    "register",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 INSTRUCTIONS = (
@@ -40,12 +58,20 @@ INSTRUCTIONS = (
 
 
 class LazyBrain:
-    """The facade, opened on the first tool call that needs it, so initialize stays instant."""
+    """The facade, opened on first need (or by :meth:`warm_up`), so initialize stays instant.
 
-    def __init__(self, settings: Settings) -> None:
+    ``watch``: once open, run watch mode for the folder until :meth:`close`.
+    """
+
+    def __init__(self, settings: Settings, *, watch: bool = False) -> None:
         self.settings = settings
+        self.watch = watch
+        #: Why watch mode is not running although asked for, if it failed to start.
+        self.watch_problem: str | None = None
         self._brain: Brain | None = None
         self._jobs: JobService | None = None
+        self._watcher: Watcher | None = None
+        self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def brain(self) -> Brain:
@@ -71,56 +97,185 @@ class LazyBrain:
                 self._jobs = brain.jobs(worker=True)
             return self._jobs
 
+    def watcher(self) -> Watcher | None:
+        """The running watcher, if watch mode was asked for and has started."""
+        return self._watcher
+
+    def warm_up(self) -> None:
+        """Open the brain, the job worker and (with ``watch``) watch mode in the background.
+
+        Called once the handshake is answered, so that the first ``start_job`` finds the
+        job engine open. A failure here is left for the first tool call to report.
+        """
+        with self._lock:
+            if self._warming is not None:
+                return
+            self._warming = threading.Thread(
+                target=self._warm, name="brainsync-mcp-warm-up", daemon=True
+            )
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self.jobs()
+        except BrainsyncError as exc:
+            # the first tool call that needs the brain opens it again and says why
+            if self.watch:
+                self.watch_problem = f"watch mode could not start: {exc}"
+            return
+        if self.watch:
+            self._start_watch()
+
+    def _start_watch(self) -> None:
+        try:
+            watcher = self.brain().watch()
+            watcher.start()
+        except BrainsyncError as exc:
+            self.watch_problem = f"watch mode could not start: {exc}"
+            return
+        self._watcher = watcher
+
     def close(self) -> None:
-        """Stop the worker (jobs hand back at a chunk boundary) and close the brain."""
+        """Stop watching and the worker (jobs hand back at a chunk boundary); close the brain."""
+        if self._warming is not None:
+            self._warming.join()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
         with self._lock:
             if self._brain is not None:
                 self._brain.close()
             self._brain = self._jobs = None
 
 
-HttpOpt = Annotated[
-    str | None,
-    typer.Option(
+@dataclass(frozen=True)
+class ServeRequest:
+    """What ``brainsync mcp`` was asked to do, however its command line was read."""
+
+    overrides: dict[str, Any]
+    config: Path | None = None
+    verbose: bool = False
+    http: str | None = None
+    watch: bool = False
+
+
+# -- the command line ----------------------------------------------------------------------
+
+_VALUED = {"--dir": "directory", "-d": "directory", "--db": "db", "--home": "home"}
+_VALUED_MCP = {"--http": "http", "--token": "mcp_token"}
+_PATHS = {"directory", "home"}
+
+
+def main(argv: Sequence[str]) -> bool:
+    """Serve ``brainsync [global options] mcp [options]`` at once, without building the
+    command line (Typer, every command, the facade), so ``initialize`` is answered quickly.
+
+    Returns False, doing nothing, when ``argv`` is anything else, or asks for help or an
+    option spelled another way: the full command line handles those.
+    """
+    request = parse_command_line(argv)
+    if request is None:
+        return False
+    from brainsync.config import load_settings
+
+    if request.verbose:
+        logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(request.overrides, os.environ, request.config)
+        serve(settings, request.http, watch=request.watch)
+    except BrainsyncError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: one line, as every command reports one
+        if request.verbose:
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    return True
+
+
+def parse_command_line(argv: Sequence[str]) -> ServeRequest | None:
+    """The request of an ``mcp`` command line, or None for anything else."""
+    argv = list(argv)
+    overrides: dict[str, Any] = {}
+    values: dict[str, Any] = {"watch": False, "verbose": False, "config": None, "http": None}
+    command = False
+    while argv:
+        word = argv.pop(0)
+        name, sep, given = word.partition("=")
+        valued = _VALUED_MCP if command else {**_VALUED, "--config": "config"}
+        if word == "mcp" and not command:
+            command = True
+        elif word in ("--verbose", "-v") and not command:
+            values["verbose"] = True
+        elif word == "--watch" and command:
+            values["watch"] = True
+        elif name in valued and (sep or argv):
+            key, value = valued[name], given if sep else argv.pop(0)
+            target = values if key in values else overrides
+            target[key] = Path(value) if key in _PATHS | {"config"} else value
+        else:
+            return None  # help, a typo, another command: the full command line answers
+    return ServeRequest(overrides, **values) if command else None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``mcp`` command to the main app (its help, and any unusual spelling)."""
+    import typer
+
+    def mcp_cmd(
+        ctx: typer.Context, http: str | None = None, token: str | None = None, watch: bool = False
+    ) -> None:
+        """Serve this brain to AI agents over MCP (stdio by default)."""
+        if token:
+            ctx.obj.overrides["mcp_token"] = token
+        serve(ctx.obj(), http, watch=watch)
+
+    # Given as objects, not as text to evaluate: Typer would look for ``typer`` among this
+    # module's globals, and this module does not import Typer (the quick path needs none).
+    mcp_cmd.__annotations__ = {"ctx": typer.Context, **_options(), "return": None}
+    app.command("mcp")(mcp_cmd)
+
+
+def _options() -> dict[str, object]:
+    """The ``mcp`` command's options, as Typer reads them from annotations."""
+    from typing import Annotated
+
+    import typer
+
+    http = typer.Option(
         "--http",
         metavar="[HOST:]PORT",
         help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio "
         "(HOST defaults to 127.0.0.1).",
-    ),
-]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option(
+    )
+    token = typer.Option(
         "--token",
         help="Bearer token every HTTP request must carry [BRAINSYNC_MCP_TOKEN, or mcp_token "
         "in the config file; prefer those: a command line is visible to others].",
-    ),
-]
+    )
+    watch = typer.Option("--watch", help="Also run watch mode for the folder while serving.")
+    return {
+        "http": Annotated[str | None, http],
+        "token": Annotated[str | None, token],
+        "watch": Annotated[bool, watch],
+    }
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``mcp`` command to the main app."""
-    app.command("mcp")(mcp_cmd)
-
-
-def mcp_cmd(ctx: typer.Context, http: HttpOpt = None, token: TokenOpt = None) -> None:
-    """Serve this brain to AI agents over MCP (stdio by default)."""
-    from brainsync.interfaces.console import err
-
-    if token:
-        ctx.obj.overrides["mcp_token"] = token
-    settings: Settings = ctx.obj()
+def serve(settings: Settings, http: str | None, *, watch: bool = False) -> None:
+    """Run the server until its client goes (stdio) or it is interrupted (HTTP)."""
     address = None if http is None else parse_address(http)
     if address is not None:
         check_exposure(*address, settings.mcp_token)
-    lazy = LazyBrain(settings)
+    lazy = LazyBrain(settings, watch=watch)
     try:
-        server = build_server(lazy)
         if address is None:
-            err.print(f"brainsync MCP server on stdio for {settings.root}", markup=False)
+            server = build_server(lazy, warm_up=True)
+            print(f"brainsync MCP server on stdio for {settings.root}", file=sys.stderr)
             _run(server.run_stdio_async)
         else:
-            serve_http(server, *address, settings.mcp_token)
+            lazy.warm_up()  # no handshake to wait for: clients come when it listens
+            serve_http(build_server(lazy), *address, settings.mcp_token)
     finally:
         lazy.close()
 
@@ -159,38 +314,59 @@ def check_exposure(host: str, port: int, token: str | None) -> None:
     )
 
 
-def build_server(lazy: LazyBrain) -> MCPServer:
-    """The MCP server with brainsync's tools and entity resource, over ``lazy``."""
+def build_server(lazy: LazyBrain, *, warm_up: bool = False) -> MCPServer:
+    """The MCP server with brainsync's tools and entity resource, over ``lazy``.
+
+    ``warm_up``: open ``lazy`` in the background at the first message after ``initialize``
+    (answering ``initialize`` itself is never delayed by it).
+    """
     from brainsync import __version__
     from brainsync.interfaces.mcp_tools import BrainServer, BrainTools
 
+    middleware = [_WarmUp(lazy)] if warm_up else []
     server = BrainServer(
-        "brainsync", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
+        "brainsync",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        log_level="WARNING",
+        middleware=middleware,
     )
     BrainTools(lazy).register(server)
     return server
+
+
+class _WarmUp:
+    """Server middleware: the first message after ``initialize`` starts the warm-up."""
+
+    def __init__(self, lazy: LazyBrain) -> None:
+        self._lazy = lazy
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if ctx.method != "initialize":
+            self._lazy.warm_up()
+        return await call_next(ctx)
 
 
 def serve_http(server: MCPServer, host: str, port: int, token: str | None) -> None:
     """Serve streamable HTTP at ``/mcp`` until interrupted; every request needs ``token``."""
     import uvicorn
 
-    from brainsync.interfaces.console import err
-
     app: ASGIApp = server.streamable_http_app(host=host)
     if token:
         app = BearerGuard(app, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     guarded = "bearer token required" if token else "no token: this machine only"
-    err.print(f"brainsync MCP server on http://{host}:{port}/mcp ({guarded})", markup=False)
+    print(f"brainsync MCP server on http://{host}:{port}/mcp ({guarded})", file=sys.stderr)
     _run(uvicorn.Server(config).serve)
 
 
-def _run(main: Callable[[], Awaitable[object]]) -> None:
+def _run(serving: Callable[[], Awaitable[object]]) -> None:
     import anyio
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the server; the caller closes
-        anyio.run(main)
+        anyio.run(serving)
 
 
 class BearerGuard:

@@ -18,7 +18,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult, InputRequiredResult, ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from brainsync.errors import (
     BrainsyncError,
@@ -51,7 +51,6 @@ from brainsync.interfaces.mcp_views import (
     key_cursor,
     status_view,
 )
-from brainsync.status import job_summary
 
 if TYPE_CHECKING:
     from brainsync.app import Brain
@@ -68,7 +67,7 @@ SCAN_BUDGET = 2_000  # entities one list_entities query looks at before handing 
 _SEARCH_PAGE, _POLL_SECONDS = 500, 0.2
 
 Kind = Literal["export", "import", "sync"]
-Policy = Literal["keep-both", "file-wins", "db-wins", "fail"]
+Policy = Literal["merge", "keep-both", "file-wins", "db-wins", "fail"]
 TypeArg = Annotated[str, Field(description="Entity type, e.g. 'note' or 'post'.")]
 IdArg = Annotated[
     str, Field(description="Id in its type; ':' nests folders: 'ideas:reading-list'.")
@@ -79,6 +78,23 @@ IfVersion = Annotated[
 ]
 Cursor = Annotated[str | None, Field(description="next_cursor of the previous page.")]
 Limit = Annotated[int, Field(ge=1, le=100, description="Items per page (at most 100).")]
+HISTORY_ITEMS = 50  # newest versions an entity_history call returns
+
+
+class VersionItem(BaseModel):
+    version: int
+    deleted: bool
+    content_hash: str | None
+    updated: str
+    recorded: str
+    writer: str | None
+
+
+class HistoryView(BaseModel):
+    type: str
+    id: str
+    items: list[VersionItem] = Field(description="Kept versions, oldest first.")
+    omitted: int = Field(description="Older versions left out of this answer.")
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -149,12 +165,23 @@ class BrainTools:
     ) -> StatusView:
         """Show the brain's state: entity counts by type, its folders and their last runs,
         what the next sync would change (pending: conflicts, invalid files with reasons),
-        paths left out by ignore rules, and running and recent jobs with error summaries.
-        Start here. Read-only; pending=false skips the dry-run sync on a huge folder."""
+        paths left out by ignore rules, watch mode (watching, paused and why, last batch),
+        and running and recent jobs with error summaries. Start here. Read-only;
+        pending=false skips the dry-run sync on a huge folder."""
         with tool_errors():
             self._lazy.jobs()  # this process is the worker: decided before status looks
-            data = self._lazy.brain().status(pending=pending).to_dict()
-        return status_view(data)
+            brain = self._lazy.brain()
+            data = brain.status(pending=pending).to_dict()
+            watch = [state.to_dict() for state in brain.watch_state()]
+        return status_view(data, watch, self._watch_note())
+
+    def _watch_note(self) -> str | None:
+        if self._lazy.watch_problem:
+            return self._lazy.watch_problem
+        if self._lazy.watch:
+            running = self._lazy.watcher() is not None
+            return "This server watches the folder." if running else "Watch mode is starting."
+        return None
 
     def list_entities(
         self,
@@ -184,12 +211,16 @@ class BrainTools:
         max_chars: Annotated[
             int, Field(ge=1, le=MAX_CHARS, description="At most.")
         ] = DEFAULT_CHARS,
+        version: Annotated[
+            int | None, Field(ge=1, description="An earlier version (entity_history).")
+        ] = None,
     ) -> EntityDocument:
         """Read one entity: its markdown document (frontmatter and body), metadata and
         version. A long document comes in slices of max_chars: while truncated is true, call
-        again with offset=next_offset. Pass version as if_version to put_entity. Read-only."""
+        again with offset=next_offset. Pass version as if_version to put_entity. version
+        reads an earlier kept version instead. Read-only."""
         with tool_errors():
-            entity = self._lazy.brain().get_entity(type, id)
+            entity = self._lazy.brain().get_entity(type, id, version=version)
         return document_slice(entity, offset, max_chars)
 
     def put_entity(
@@ -211,8 +242,42 @@ class BrainTools:
             brain = self._lazy.brain()
             before = _version_of(brain, type, id)
             entity = brain.put_entity(
-                type, id, text=document, metadata=metadata, content=content, if_version=if_version
+                type,
+                id,
+                text=document,
+                metadata=metadata,
+                content=content,
+                if_version=if_version,
+                writer="mcp",
             )
+        return PutResult(type=type, id=id, version=entity.version, outcome=_outcome(before, entity))
+
+    def entity_history(self, type: TypeArg, id: IdArg) -> HistoryView:
+        """List the kept versions of an entity, oldest first: version, time, what wrote it
+        (sync:<folder>, api, mcp) and deleted for a delete. get_entity with version reads
+        one; revert_entity brings one back. Read-only."""
+        with tool_errors():
+            history = self._lazy.brain().entity_history(type, id)
+        kept = history[-HISTORY_ITEMS:]
+        items = [VersionItem.model_validate(row.to_dict()) for row in kept]
+        return HistoryView(type=type, id=id, items=items, omitted=len(history) - len(kept))
+
+    def revert_entity(
+        self,
+        type: TypeArg,
+        id: IdArg,
+        to: Annotated[int, Field(ge=1, description="The version to bring back.")],
+        if_version: IfVersion = None,
+    ) -> PutResult:
+        """Make an earlier version (from entity_history) current again, as a new version;
+        the history is kept, so a revert can itself be reverted. Brings back a deleted
+        entity too. Writes the database now; the file follows at the next export or sync."""
+        with tool_errors():
+            brain = self._lazy.brain()
+            before = _version_of(brain, type, id)
+            if if_version is not None and (before or 0) != if_version:
+                raise ConflictError(f"{type}:{id} is at version {before or 0}, not {if_version}")
+            entity = brain.revert_entity(type, id, to=to, writer="mcp")
         return PutResult(type=type, id=id, version=entity.version, outcome=_outcome(before, entity))
 
     def delete_entity(self, type: TypeArg, id: IdArg, if_version: IfVersion = None) -> DeleteResult:
@@ -224,7 +289,7 @@ class BrainTools:
             current = _version_of(brain, type, id)
             if if_version is not None and current != if_version:
                 raise ConflictError(f"{type}:{id} is at version {current or 0}, not {if_version}")
-            brain.delete_entity(type, id)
+            brain.delete_entity(type, id, writer="mcp")
         note = "Deleted from the database; start_job export or sync removes its file."
         return DeleteResult(type=type, id=id, deleted=True, note=note)
 
@@ -238,7 +303,8 @@ class BrainTools:
     ) -> JobStarted:
         """Start a durable background job and return its job_id at once, before any work:
         export writes entities to files, import reads files into entities, sync does both
-        (conflicts keep both sides unless conflict says otherwise). All may create, change
+        (edits on both sides merge; overlapping ones keep both sides, unless conflict says
+        otherwise). All may create, change
         and delete. dry_run: report only. force_deletes: allow more deletions than the
         configured share. Follow the job with get_job; cancel_job stops it."""
         params = {"types": types, "dry_run": dry_run, "conflict": conflict}
@@ -274,6 +340,7 @@ class BrainTools:
         offset = job_offset(cursor)
         with tool_errors():
             from brainsync.jobs import JobState
+            from brainsync.status import job_summary
 
             jobs = self._lazy.jobs().list(JobState(state) if state else None, offset + limit + 1)
         items = [JobItem.model_validate(job_summary(job)) for job in jobs[offset : offset + limit]]
@@ -308,6 +375,8 @@ class BrainTools:
             (self.get_entity, read),
             (self.put_entity, _annotations(destructive=True, idempotent=True)),
             (self.delete_entity, _annotations(destructive=True, idempotent=True)),
+            (self.entity_history, read),
+            (self.revert_entity, _annotations(destructive=True, idempotent=True)),
             (self.start_job, _annotations(destructive=True, idempotent=False)),
             (self.get_job, read),
             (self.list_jobs, read),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -159,6 +160,10 @@ class StatusView(BaseModel):
     ignored: dict[str, int] = {}
     problem: str | None = Field(description="Why the next sync would refuse, if it would.")
     jobs: list[JobItem]
+    watch: list[dict[str, Any]] = Field(
+        default=[], description="Watch mode of each watched folder: mode, reason, last batch."
+    )
+    watch_note: str | None = Field(default=None, description="Watch mode of this server.")
     omitted: dict[str, int] = {}
     note: str | None = None
 
@@ -255,10 +260,14 @@ def job_view(job: Job) -> JobView:
     )
 
 
-def status_view(data: dict[str, Any]) -> StatusView:
-    """The status view (``Status.to_dict``) with its lists and its pending report cut."""
-    cut = bounded(data, "`brainsync status --json`") or {}
-    return StatusView.model_validate({**cut, "pending": bounded(data["pending"])})
+def status_view(
+    data: dict[str, Any], watch: Sequence[dict[str, Any]] = (), watch_note: str | None = None
+) -> StatusView:
+    """The status view (``Status.to_dict``), with watch states (``WatchState.to_dict``),
+    its lists and its pending report cut."""
+    cut = bounded({**data, "watch": list(watch)}, "`brainsync status --json`") or {}
+    view = {**cut, "pending": bounded(data["pending"]), "watch_note": watch_note}
+    return StatusView.model_validate(view)
 
 
 def job_cursor(offset: int) -> str:

@@ -12,16 +12,19 @@ from rich.table import Table
 from brainsync.app import Status
 from brainsync.entities import Entity
 from brainsync.jobs.records import Job
-from brainsync.report import Report
+from brainsync.report import Merged, Report
 from brainsync.store import FolderRecord
+from brainsync.store.history import EntityVersion
 
 if TYPE_CHECKING:
     from brainsync.sync.scan import IgnoredPath
+    from brainsync.sync.watch_state import WatchState
 
 __all__ = [
     "entity_dict",
     "job_dict",
     "print_folders",
+    "print_history",
     "print_job",
     "print_json",
     "print_report",
@@ -47,11 +50,13 @@ def print_report(console: Console, title: str, report: Report) -> None:
     console.print(
         f"{prefix}{title}: {report.created} created, {report.updated} updated, "
         f"{report.deleted} deleted, {report.moved} moved, {report.unchanged} unchanged, "
+        f"{len(report.merged)} merged, "
         f"{len(report.conflicts)} conflicts, {len(report.left_alone)} left alone, "
         f"{len(report.skipped)} skipped, {len(report.errors)} errors"
     )
     for note in report.notes:
         console.print(f"  note: {note}", markup=False, highlight=False)
+    _listing(console, "merged", [_merged_line(m) for m in report.merged])
     _listing(console, "conflict", [f"{c.path}: {c.resolution}" for c in report.conflicts])
     _listing(
         console,
@@ -60,6 +65,19 @@ def print_report(console: Console, title: str, report: Report) -> None:
     )
     _listing(console, "skipped", [f"{s.path}: {s.reason}" for s in report.skipped])
     _listing(console, "error", [f"{e.path}: {e.error}" for e in report.errors])
+
+
+def _merged_line(item: Merged) -> str:
+    sides = (("file", item.from_file), ("store", item.from_store))
+    return f"{item.path}: " + "; ".join(f"from {n}: {', '.join(got)}" for n, got in sides if got)
+
+
+def print_history(console: Console, history: Sequence[EntityVersion]) -> None:
+    """One line per kept version: version, time, what wrote it, hash (or ``deleted``)."""
+    for row in history:
+        what = "deleted" if row.deleted else (row.content_hash or "")[:12]
+        line = f"v{row.version}  {row.recorded:%Y-%m-%d %H:%M:%S}  {row.writer or '-'}  {what}"
+        console.print(line, markup=False, highlight=False)
 
 
 def _listing(console: Console, label: str, lines: list[str]) -> None:
@@ -103,6 +121,8 @@ def print_status(
     for item in ignored or ():
         line = f"  ignored: {item.path} [{item.rule}] {item.reason}"
         console.print(line, markup=False, highlight=False)
+    for state in status.watch:
+        console.print(_watch_line(state), markup=False, highlight=False)
     for job in status.jobs:
         stalled = " STALLED" if job["stalled"] else ""
         console.print(
@@ -162,3 +182,13 @@ def print_folders(console: Console, folders: Sequence[FolderRecord], here: str |
         mark = "*" if folder.id == here else " "
         line = f"{mark} {folder.id}  {folder.label}  {where}  {when}  {folder.tracked_files} files"
         console.print(line, markup=False, highlight=False)
+
+
+def _watch_line(state: WatchState) -> str:
+    """One folder's watch state: watching since when, or paused and why."""
+    line = f"watch {state.directory}: {state.mode.value} since {state.since}"
+    if state.reason:
+        line += f" ({state.reason})"
+    if state.last_batch:
+        line += f"; last batch {state.last_batch.get('at', '')}"
+    return line

@@ -12,8 +12,13 @@ Control and execution are split:
 * only a worker launches the process-global ``DBOS`` runtime, which polls the queue,
   runs jobs and, at launch, recovers the jobs its executor id left PENDING.
 
-**Lanes** (catalogue C3). All jobs go to one queue registered in the system database
-with ``partition_concurrency=1``; a job's lane is its ``queue_partition_key``. DBOS admits
+**Hosts.** A job waits on the queue of the host its folder lives on, or on the shared
+queue for a folder every host reaches (:mod:`brainsync.jobs.queues`); a worker listens to
+its own host's queue and the shared one (``DBOS.listen_queues``), so DBOS itself routes a
+job to a worker that can reach its folder.
+
+**Lanes** (catalogue C3). Every queue is registered in the system database with
+``partition_concurrency=1``; a job's lane is its ``queue_partition_key``. DBOS admits
 a partition's next job only while no job of that partition is PENDING, and checks this
 inside the claiming transaction on the shared database, so the rule holds across worker
 processes and hosts, not just within one process. Lanes are independent: a stalled job
@@ -28,21 +33,31 @@ the file while the job record keeps the error, and the user's terminal stays rea
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
 
-from brainsync.errors import JobError, NotFoundError, named_in
-from brainsync.jobs.records import NO_PROGRESS, Job, JobFailure, JobState, Progress
+from brainsync.errors import JobError, NotFoundError
+from brainsync.jobs.logfile import close_log, open_log
+from brainsync.jobs.queues import SHARED_QUEUE, host_of, queue_for
+from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
+from brainsync.jobs.redact import redact, redact_url
+from brainsync.jobs.rows import (
+    GAVE_UP,
+    QUEUE_ATTR,
+    epoch_time,
+    error_text,
+    failure,
+    inputs,
+    queue_of,
+    result,
+)
 from brainsync.jobs.workflow import PROGRESS_EVENT, WORKFLOW_NAME, WorkerBinding, bind, unbind
-from brainsync.report import Report
 
 __all__ = ["APP_VERSION", "QUEUE_NAME", "DbosEngine"]
 
@@ -50,8 +65,9 @@ APP_NAME = "brainsync"
 #: Pinned so that a restarted worker recovers the jobs of its predecessor (DBOS only
 #: recovers workflows of its own application version). Bump only with a migration plan.
 APP_VERSION = "brainsync-jobs-1"
-QUEUE_NAME = "brainsync-jobs"
+QUEUE_NAME = SHARED_QUEUE
 _CANCEL_FLAG = "cancel_requested"
+_UNFINISHED = ["ENQUEUED", "DELAYED", "PENDING"]
 
 _STATES = {
     "ENQUEUED": JobState.QUEUED,
@@ -62,8 +78,7 @@ _STATES = {
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED": JobState.FAILED,
     "CANCELLED": JobState.CANCELLED,
 }
-_GAVE_UP = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
-_DBOS_LOGGER = "dbos"
+_GAVE_UP = GAVE_UP
 
 
 class DbosEngine:
@@ -74,6 +89,7 @@ class DbosEngine:
         system_db_url: str,
         *,
         executor_id: str,
+        host: str,
         deadline_seconds: float,
         poll_interval_seconds: float,
         worker_concurrency: int | None = None,
@@ -81,6 +97,9 @@ class DbosEngine:
     ) -> None:
         self._url = system_db_url
         self._executor_id = executor_id
+        self._host = host
+        self._concurrency = worker_concurrency
+        self._registered: set[str] = set()
         self._deadline = deadline_seconds
         self._poll = poll_interval_seconds
         self._worker: WorkerBinding | None = None
@@ -88,9 +107,10 @@ class DbosEngine:
         self._stopped: set[str] = set()
         self._active_changed = threading.Condition()
         # Before anything of DBOS runs: even opening the store may log.
-        self._log = _open_log(log_file) if log_file is not None else None
+        self._log = open_log(log_file) if log_file is not None else None
         try:
-            self._client = _open_client(system_db_url, poll_interval_seconds, worker_concurrency)
+            self._client = _open_client(system_db_url)
+            self._register_own_queues()
         except BaseException:
             self._close_log()
             raise
@@ -106,7 +126,7 @@ class DbosEngine:
 
     def _close_log(self) -> None:
         if self._log is not None:
-            _close_log(self._log)
+            close_log(self._log)
             self._log = None
 
     def start_worker(self, binding: WorkerBinding) -> None:
@@ -124,6 +144,8 @@ class DbosEngine:
                     "notification_listener_polling_interval_sec": self._poll,
                 }
             )
+            # Only jobs whose folder this host reaches: its own and the shared ones.
+            DBOS.listen_queues([queue_for(self._host), SHARED_QUEUE])
             DBOS.launch()
         except Exception as exc:
             self._worker = None
@@ -186,18 +208,59 @@ class DbosEngine:
 
     # -- control -------------------------------------------------------------------
 
-    def enqueue(self, kind: str, params: dict[str, Any], lane: str) -> str:
-        """Store a new queued job and return its id (the plan runs inside the job)."""
+    def enqueue(self, kind: str, params: dict[str, Any], lane: str, host: str | None) -> str:
+        """Store a new queued job for ``host`` (None: any host) and return its id."""
+        queue = queue_for(host)
+        self._register(queue, own=host == self._host)
+        self._check_lane(lane, queue)
         job_id = str(uuid.uuid4())
         options: EnqueueOptions = {
             "workflow_name": WORKFLOW_NAME,
-            "queue_name": QUEUE_NAME,
+            "queue_name": queue,
             "workflow_id": job_id,
             "app_version": APP_VERSION,
             "queue_partition_key": lane,
+            "attributes": {QUEUE_ATTR: queue},
         }
         self._client.enqueue(options, kind, params, lane)
         return job_id
+
+    def _register_own_queues(self) -> None:
+        try:
+            self._register(SHARED_QUEUE, own=True)
+            self._register(queue_for(self._host), own=True)
+        except Exception as exc:
+            self._client.destroy()
+            raise _open_failed(self._url, exc) from exc
+
+    def _register(self, queue: str, *, own: bool) -> None:
+        """Make sure ``queue`` exists; only its own host's processes set its limits."""
+        if queue in self._registered:
+            return
+        self._client.register_queue(
+            queue,
+            partition_concurrency=1,
+            # jobs one worker process runs at once (a queue setting: one value for all)
+            worker_concurrency=self._concurrency,
+            polling_interval_sec=self._poll,
+            on_conflict="always_update" if own else "never_update",
+            application_name=APP_NAME,
+        )
+        self._registered.add(queue)
+
+    def _check_lane(self, lane: str, queue: str) -> None:
+        # DBOS keeps a lane to one job per queue; a folder switched to or from shared
+        # while its job waits would otherwise run twice at once, on two queues.
+        rows = self._client.list_workflows(
+            name=WORKFLOW_NAME, status=_UNFINISHED, load_input=False, load_output=False
+        )
+        for row in rows:
+            other = queue_of(row)
+            if row.queue_partition_key == lane and other not in (None, queue):
+                raise JobError(
+                    f"folder {lane} has an unfinished job {row.workflow_id} on another host's "
+                    f"queue ({other}); wait for it or cancel it first"
+                )
 
     def get(self, job_id: str) -> Job:
         """The job ``job_id``; NotFoundError if there is none."""
@@ -239,7 +302,7 @@ class DbosEngine:
         if row.status in ("CANCELLED", _GAVE_UP):
             self._client.update_workflow_attributes(job_id, {_CANCEL_FLAG: False}, merge=True)
             # Cancel took the job off its queue; put it back on ours (the lane is kept).
-            self._client.resume_workflow(job_id, queue_name=QUEUE_NAME)
+            self._client.resume_workflow(job_id, queue_name=queue_of(row) or QUEUE_NAME)
         elif row.status == "PENDING" and self.cancel_requested(job_id):
             # Not stopped yet: withdrawing the request is the resumption.
             self._client.update_workflow_attributes(job_id, {_CANCEL_FLAG: False}, merge=True)
@@ -264,13 +327,19 @@ class DbosEngine:
         )
         return [row.workflow_id for row in rows if self._reclaim(row.workflow_id, executor_id)]
 
+    def reclaim(self, job_id: str, executor_id: str) -> bool:
+        """Queue again one running job of the dead worker ``executor_id`` (False: it moved)."""
+        return self._reclaim(job_id, executor_id)
+
     # -- translation ---------------------------------------------------------------
 
     def _reclaim(self, job_id: str, executor_id: str | None) -> bool:
         if executor_id is None:
             return False
-        # Conditional on PENDING and that executor: a second recovery is a no-op.
-        return bool(self._client._sys_db.reenqueue_for_recovery(job_id, [executor_id], QUEUE_NAME))
+        # Conditional on PENDING and that executor: a second recovery is a no-op. The job
+        # keeps its queue (its host's); QUEUE_NAME only fills in a job that had none.
+        sys_db = self._client._sys_db  # the one private access: see test_engine_private_api
+        return bool(sys_db.reenqueue_for_recovery(job_id, [executor_id], QUEUE_NAME))
 
     def _row(self, job_id: str) -> WorkflowStatus:
         rows = self._client.list_workflows(workflow_ids=[job_id], name=WORKFLOW_NAME)
@@ -284,23 +353,25 @@ class DbosEngine:
 
     def _job(self, row: WorkflowStatus) -> Job:
         state = _STATES.get(row.status, JobState.FAILED)
-        kind, params, lane = _inputs(row)
-        started = _time(row.dequeued_at) if state is not JobState.QUEUED else None
-        error = _error(row) if state is JobState.FAILED else None
+        kind, params, lane = inputs(row)
+        started = epoch_time(row.dequeued_at) if state is not JobState.QUEUED else None
+        error = error_text(row) if state is JobState.FAILED else None
         return Job(
             id=row.workflow_id,
             kind=kind,
             params=params,
             state=state,
             progress=self._progress(row.workflow_id),
-            created=_time(row.created_at) or datetime.now(UTC),
+            created=epoch_time(row.created_at) or datetime.now(UTC),
             started=started,
-            finished=_time(row.completed_at) if state.finished else None,
-            result=_result(row) if state is JobState.SUCCEEDED else None,
+            finished=epoch_time(row.completed_at) if state.finished else None,
+            result=result(row) if state is JobState.SUCCEEDED else None,
             error=error,
             stalled=state is JobState.RUNNING and self._is_stalled(started),
             directory_lock=row.queue_partition_key or lane,
-            failure=None if error is None else _failure(error),
+            failure=None if error is None else failure(error),
+            host=host_of(queue_of(row)),
+            executor=row.executor_id if started is not None else None,
         )
 
     def _is_stalled(self, started: datetime | None) -> bool:
@@ -309,97 +380,19 @@ class DbosEngine:
         return (datetime.now(UTC) - started).total_seconds() > self._deadline
 
 
-def _inputs(row: WorkflowStatus) -> tuple[str, dict[str, Any], str | None]:
-    args = tuple(row.input["args"]) if isinstance(row.input, dict) else ()
-    kind = str(args[0]) if args else "?"
-    params = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-    lane = str(args[2]) if len(args) > 2 else None
-    return kind, params, lane
-
-
-def _time(epoch_ms: int | None) -> datetime | None:
-    return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, UTC)
-
-
-def _result(row: WorkflowStatus) -> Report | None:
-    return Report.from_dict(row.output) if isinstance(row.output, dict) else None
-
-
-def _error(row: WorkflowStatus) -> str:
-    if row.status == _GAVE_UP:
-        return "the job's worker crashed too many times; resume it to try again"
-    return str(row.error) if row.error is not None else "unknown error"
-
-
-def _failure(error: str) -> JobFailure:
-    # The workflow stores the error as text naming the class it started from.
-    cls, message = named_in(error)
-    return JobFailure(cls.__name__, message, cls.exit_code)
-
-
-def _open_client(url: str, poll_interval: float, worker_concurrency: int | None) -> DBOSClient:
+def _open_client(url: str) -> DBOSClient:
     try:
         # A client never creates the schema; the first process to open the store does.
         DBOS.migrate(url)
         # A lost job store must surface as an error, not block a command (or a thread
         # that outlives its service) in a retry loop forever.
-        client = DBOSClient(
+        return DBOSClient(
             system_database_url=url, application_name=APP_NAME, retry_connection_errors=False
         )
-        client.register_queue(
-            QUEUE_NAME,
-            partition_concurrency=1,
-            # jobs one worker process runs at once (a queue setting: one value for all)
-            worker_concurrency=worker_concurrency,
-            polling_interval_sec=poll_interval,
-            on_conflict="always_update",
-            application_name=APP_NAME,
-        )
     except Exception as exc:
-        raise JobError(f"cannot open the job store {url!r}: {exc}") from exc
-    return client
+        raise _open_failed(url, exc) from exc
 
 
-# The ``dbos`` logger is process-global, so engines writing to one file share a handler:
-# each open log file with its handler and the number of engines using it.
-_log_files: dict[Path, tuple[logging.Handler, int]] = {}
-_log_files_lock = threading.Lock()
-#: The engine's logger and brainsync's own (a subscriber that failed, a temp file swept):
-#: while a job engine is open both go to the log file, not to stderr.
-_LOGGERS = (_DBOS_LOGGER, "brainsync")
-
-
-def _open_log(path: Path) -> Path:
-    """Send the ``dbos`` and ``brainsync`` loggers to ``path`` until as many
-    :func:`_close_log` calls."""
-    path = path.resolve()
-    with _log_files_lock:
-        handler, users = _log_files.get(path) or (_file_handler(path), 0)
-        if not users:
-            for name in _LOGGERS:
-                logging.getLogger(name).addHandler(handler)
-        _log_files[path] = (handler, users + 1)
-    return path
-
-
-def _close_log(path: Path) -> None:
-    with _log_files_lock:
-        handler, users = _log_files.pop(path)
-        if users > 1:
-            _log_files[path] = (handler, users - 1)
-            return
-        for name in _LOGGERS:
-            logging.getLogger(name).removeHandler(handler)
-    handler.close()
-
-
-def _file_handler(path: Path) -> logging.Handler:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Bounded: it is a trail of engine failures, not an archive; opened on first record.
-    handler = RotatingFileHandler(
-        path, maxBytes=1_000_000, backupCount=1, encoding="utf-8", delay=True
-    )
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    )
-    return handler
+def _open_failed(url: str, exc: Exception) -> JobError:
+    # The URL is shown, and the driver's text kept, without the password (catalogue S3).
+    return JobError(f"cannot open the job store {redact_url(url)}: {redact(exc, url)}")

@@ -92,6 +92,11 @@ class Job:
     directory_lock: str | None
     #: Set when the job failed: the error it ended with (``error`` is its full text).
     failure: JobFailure | None = None
+    #: The host whose workers run the job (its folder's host); None: any host, for a
+    #: folder on a mount every host reaches (a shared folder).
+    host: str | None = None
+    #: The executor id of the worker that runs or ran the job (None while queued).
+    executor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view of the job, shared by the CLI's ``--json``, MCP and Python.

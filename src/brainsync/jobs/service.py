@@ -20,6 +20,12 @@ name: one worker per host). A host that never comes back is handled by
 :meth:`JobService.recover` (all jobs of its executor id) or :meth:`JobService.resume` of a
 job reported ``stalled``.
 
+Hosts (architecture.md, "Scale-out"): ``host`` names the machine this service runs on.
+A job queued for a host (``enqueue(..., host=H)``) runs only on a worker of ``H``; a job
+queued without one (a shared folder) runs on any worker. Every worker writes a heartbeat
+(:mod:`brainsync.jobs.hosts`) that :meth:`JobService.hosts` reads, and
+:meth:`JobService.takeover` moves a dead worker's shared job to the live ones.
+
 Progress is stored by the running job in the system database after every chunk, so
 :meth:`status` and :meth:`wait` see it from any process. Events reach :meth:`subscribe`
 callbacks only in the process that runs the job; elsewhere, :meth:`wait` with
@@ -42,8 +48,10 @@ from typing import TYPE_CHECKING, Any
 from brainsync.errors import BrainsyncError, InvalidInputError, JobError
 from brainsync.events import EventBus
 from brainsync.jobs.events import JobCancelled, JobEvent
+from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.records import Job, JobState
+from brainsync.jobs.redact import redact
 from brainsync.jobs.worker import CompletionWatcher
 
 if TYPE_CHECKING:
@@ -63,14 +71,15 @@ def default_system_db_url(home: Path) -> str:
 
 
 @contextmanager
-def _store_errors() -> Iterator[None]:
+def _store_errors(url: str) -> Iterator[None]:
     """Translate engine and driver errors into JobError at the facade's boundary."""
     try:
         yield
     except BrainsyncError:
         raise
     except Exception as exc:
-        raise JobError(f"job store error: {exc}") from exc
+        # a driver's text may quote the URL it was given (catalogue S3)
+        raise JobError(f"job store error: {redact(exc, url)}") from exc
 
 
 class JobService:
@@ -82,6 +91,9 @@ class JobService:
         factory: OperationFactory,
         *,
         executor_id: str | None = None,
+        host: str | None = None,
+        heartbeat_seconds: float = 2.0,
+        dead_after_seconds: float = 10.0,
         deadline_seconds: float = 3600.0,
         start_worker: bool = True,
         poll_interval_seconds: float = 1.0,
@@ -101,9 +113,16 @@ class JobService:
         self._hub: EventBus[JobEvent] = EventBus()
         self._watcher: CompletionWatcher | None = None
         self._closed = False
+        self._url = system_db_url
+        self._executor_id = executor_id or default_executor_id()
+        self._host = host or default_executor_id()
+        self._beat = (heartbeat_seconds, dead_after_seconds)
+        self._registry: WorkerRegistry | None = None
+        self._heartbeat: Heartbeat | None = None
         self._engine: DbosEngine = DbosEngine(
             system_db_url,
-            executor_id=executor_id or default_executor_id(),
+            executor_id=self._executor_id,
+            host=self._host,
             deadline_seconds=deadline_seconds,
             poll_interval_seconds=poll_interval_seconds,
             worker_concurrency=worker_concurrency,
@@ -136,6 +155,22 @@ class JobService:
             raise
         watcher.start()
         self._watcher = watcher
+        try:
+            self._start_heartbeat()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_heartbeat(self) -> None:
+        with _store_errors(self._url):
+            heartbeat = Heartbeat(self._workers(), self._executor_id, self._host, self._beat[0])
+            heartbeat.start()
+        self._heartbeat = heartbeat
+
+    def _workers(self) -> WorkerRegistry:
+        if self._registry is None:
+            self._registry = WorkerRegistry(self._url, dead_after_seconds=self._beat[1])
+        return self._registry
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -153,6 +188,12 @@ class JobService:
             self._engine.stop_worker(self._shutdown_timeout)
             self._watcher.stop()
             self._watcher = None
+        if self._heartbeat is not None:
+            # after the jobs were handed back: "stopped" promises none runs here
+            self._heartbeat.stop()
+            self._heartbeat = None
+        if self._registry is not None:
+            self._registry.close()
         self._engine.close()
 
     def __enter__(self) -> JobService:
@@ -168,25 +209,30 @@ class JobService:
 
     # -- jobs ----------------------------------------------------------------------
 
-    def enqueue(self, kind: str, params: dict[str, Any], *, lane: str) -> str:
-        """Queue a job and return its id at once; jobs of one ``lane`` never overlap."""
+    def enqueue(
+        self, kind: str, params: dict[str, Any], *, lane: str, host: str | None = None
+    ) -> str:
+        """Queue a job and return its id at once; jobs of one ``lane`` never overlap.
+
+        ``host``: only a worker of that host runs it; None: any worker (a shared folder).
+        """
         if not kind or not lane:
             raise InvalidInputError("a job needs a kind and a lane")
         try:
             json.dumps(params)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"job parameters must be JSON: {exc}") from exc
-        with _store_errors():
-            return self._engine.enqueue(kind, params, lane)
+        with _store_errors(self._url):
+            return self._engine.enqueue(kind, params, lane, host)
 
     def status(self, job_id: str) -> Job:
         """The job as last recorded; NotFoundError if there is no such job."""
-        with _store_errors():
+        with _store_errors(self._url):
             return self._engine.get(job_id)
 
     def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
         """The newest jobs first, optionally only those in ``state``."""
-        with _store_errors():
+        with _store_errors(self._url):
             return self._engine.newest(state, limit)
 
     def cancel(self, job_id: str, *, force: bool = False) -> Job:
@@ -195,7 +241,7 @@ class JobService:
         A stalled job (or any job with ``force=True``) is marked cancelled at once, which
         frees its lane even though a hung chunk may still be running somewhere.
         """
-        with _store_errors():
+        with _store_errors(self._url):
             before = self._engine.get(job_id)
             job = self._engine.cancel(job_id, force=force or before.stalled)
         watched = self._watcher is not None and self._watcher.tracks(job_id)
@@ -205,13 +251,32 @@ class JobService:
 
     def resume(self, job_id: str) -> Job:
         """Restart a cancelled or crashed job from its last finished chunk."""
-        with _store_errors():
+        with _store_errors(self._url):
             return self._engine.resume(job_id)
 
     def recover(self, executor_id: str) -> builtins.list[str]:
         """Queue again the jobs a dead worker left running; returns their ids."""
-        with _store_errors():
+        with _store_errors(self._url):
             return self._engine.recover(executor_id)
+
+    def hosts(self) -> builtins.list[WorkerRecord]:
+        """Every worker that ever beat on this job store, alive or not, by host."""
+        with _store_errors(self._url):
+            return self._workers().workers()
+
+    def takeover(self, job_id: str) -> Job:
+        """Move a running job of a shared folder off its dead worker, to any live one.
+
+        Refused while that worker's heartbeat is fresh (it would run twice) and for a
+        folder on one host (it resumes when that host's worker returns).
+        """
+        with _store_errors(self._url):
+            job = self._engine.get(job_id)
+            _check_takeover(job, self._workers())
+            assert job.executor is not None
+            if not self._engine.reclaim(job_id, job.executor):
+                raise JobError(f"job {job_id} moved meanwhile; `brainsync job show {job_id}`")
+            return self._engine.get(job_id)
 
     def wait(
         self,
@@ -240,3 +305,20 @@ class JobService:
     def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with the events of jobs run here; returns an unsubscribe."""
         return self._hub.subscribe(callback)
+
+
+def _check_takeover(job: Job, workers: WorkerRegistry) -> None:
+    """Refuse a takeover that could run a job twice or on a host without its folder."""
+    if job.state is not JobState.RUNNING or job.executor is None:
+        raise JobError(f"job {job.id} is {job.state.value}; only a running job is taken over")
+    if job.host is not None:
+        raise JobError(
+            f"job {job.id} is of a folder on host {job.host!r}; it resumes when a worker "
+            "of that host starts again (only a shared folder's job moves to another host)"
+        )
+    worker = workers.worker(job.executor)
+    if worker is not None and worker.alive:
+        raise JobError(
+            f"worker {job.executor!r} on host {worker.host!r} is alive (seen "
+            f"{worker.silent_seconds:.0f} s ago); a takeover would run job {job.id} twice"
+        )

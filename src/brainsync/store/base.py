@@ -2,8 +2,9 @@
 
 The layers, each in its own module: :class:`~.database.Database` (engine, transactions,
 error translation, schema), :class:`~.state.SyncStateStore` (folders and their sync
-records) and :class:`Store` here (entities, and :meth:`Store.apply`, which writes a
-chunk's entities and records in one transaction).
+records), :class:`~.history.HistoryStore` (earlier versions of entities) and
+:class:`Store` here (entities, and :meth:`Store.apply`, which writes a chunk's entities,
+their history and its records in one transaction).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Select, delete, func, select
 from brainsync.entities import Entity, EntityKey
 from brainsync.errors import InvalidInputError, TransientStoreError
 from brainsync.store.database import BATCH_SIZE, Upsert, batches, positive
+from brainsync.store.history import HistoryStore
 from brainsync.store.records import (
     ChangeSet,
     EntityChange,
@@ -27,12 +29,11 @@ from brainsync.store.records import (
     entity_row,
 )
 from brainsync.store.schema import entities, entities_after, key_in
-from brainsync.store.state import SyncStateStore
 
 __all__ = ["BATCH_SIZE", "Store"]
 
 
-class Store(SyncStateStore):
+class Store(HistoryStore):
     """Entities, folders and sync state in a SQL database; a context manager that closes it.
 
     Opening a store creates the tables when missing, upgrades an older schema and refuses
@@ -100,14 +101,14 @@ class Store(SyncStateStore):
 
     # -- entities: writes --------------------------------------------------------------
 
-    def put(self, entity: Entity) -> EntityChange | None:
+    def put(self, entity: Entity, writer: str | None = None) -> EntityChange | None:
         """Insert or update one entity; None when the stored one has the same hash."""
-        changes = self.apply(ChangeSet(upserts=[entity]))
+        changes = self.apply(ChangeSet(upserts=[entity], writer=writer))
         return changes[0] if changes else None
 
-    def delete(self, key: EntityKey) -> bool:
+    def delete(self, key: EntityKey, writer: str | None = None) -> bool:
         """Delete one entity; False when it did not exist."""
-        return bool(self.apply(ChangeSet(deletes=[key])))
+        return bool(self.apply(ChangeSet(deletes=[key], writer=writer)))
 
     def apply(self, changes: ChangeSet) -> list[EntityChange]:
         """Apply a change set in one transaction; return the entity changes that happened.
@@ -146,9 +147,14 @@ class Store(SyncStateStore):
         done = self._upsert_entities(conn, changes.upserts, stored)
         present = set(stored) | {change.key for change in done}  # a key in both ends deleted
         done += self._delete_entities(conn, changes.deletes, present)
+        versions = {key: row.version for key, row in stored.items()}
+        versions.update((c.key, c.entity.version) for c in done if c.entity is not None)
+        self._record_history(conn, done, versions, changes.writer)
         if changes.folder is not None:
             self._upsert_records(conn, changes.folder, changes.records)
             self._drop_records(conn, changes.folder, changes.drop_records)
+        if done:
+            self._announce(conn)
         return done
 
     def _stored(self, conn: Connection, keys: list[EntityKey]) -> dict[EntityKey, _Stored]:
@@ -183,6 +189,7 @@ class Store(SyncStateStore):
             records=[r for r in changes.records if r.key not in stale],
             drop_records=dropped,
             stale=stale,
+            writer=changes.writer,
         )
 
     def _upsert_entities(

@@ -88,6 +88,10 @@ class Database:
     def _committed(self, rows: int) -> None:
         """Note that a committed write wrote about ``rows`` rows (for statistics)."""
 
+    def _announce(self, conn: Connection) -> None:
+        """Tell other processes, at commit, that entities changed (where the database can;
+        watchers poll behind it, so a lost announcement loses nothing)."""
+
     # -- lifecycle ---------------------------------------------------------------------
 
     @property

@@ -1,5 +1,8 @@
 """Upgrades of an older store schema, run in place inside the opening transaction.
 
+Schema 3 adds ``entity_versions`` (entity history); every existing entity gets its
+current version as its first history row, so the next conflict has a merge base.
+
 Schema 1 (the first release) kept one sync state keyed by path alone, so a store knew
 one folder. Schema 2 keys it by (folder, path) and lists the folders. The schema-1 state
 moves to an *unclaimed* folder (no host, no path: that store never recorded which
@@ -14,7 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
-from brainsync.store.schema import folders, sync_state
+from brainsync.store.schema import entity_versions, folders, sync_state
 
 __all__ = ["UNCLAIMED_LABEL", "upgrade"]
 
@@ -26,6 +29,19 @@ def upgrade(conn: Connection, found: int) -> None:
     """Bring a database at schema version ``found`` up to the current one."""
     if found < 2:
         _from_1_to_2(conn)
+    if found < 3:
+        _from_2_to_3(conn)
+
+
+def _from_2_to_3(conn: Connection) -> None:
+    entity_versions.create(conn)
+    columns = "type, id, version, document, content_hash, updated"
+    conn.execute(
+        text(
+            f"INSERT INTO entity_versions ({columns}, recorded, writer) "
+            f"SELECT {columns}, updated, 'upgrade' FROM entities ORDER BY type, id"
+        )
+    )
 
 
 def _from_1_to_2(conn: Connection) -> None:

@@ -10,10 +10,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from brainsync.errors import ConfigError
 from brainsync.store.base import Store
 
-__all__ = ["PostgresStore"]
+__all__ = ["ENTITY_CHANNEL", "PostgresStore"]
 
 # Serialization failure, deadlock, lock not available, and the server shutting down.
 _TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03"})
+#: The channel told after every commit that changed entities (watchers ``LISTEN`` on it).
+ENTITY_CHANNEL = "brainsync_entities"
 # An arbitrary constant naming the advisory lock taken while creating the schema.
 _SCHEMA_LOCK = 0x6272_6E73_796E_63  # "brnsync"
 # Rows written before the first ANALYZE; each later one waits until the count doubles.
@@ -52,6 +54,10 @@ class PostgresStore(Store):
     def _lock_schema(self, conn: Connection) -> None:
         """Serialise hosts that create the schema at the same time."""
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+
+    def _announce(self, conn: Connection) -> None:
+        """``NOTIFY`` the watchers' channel; PostgreSQL delivers it when the write commits."""
+        conn.execute(text(f"NOTIFY {ENTITY_CHANNEL}"))
 
     def _committed(self, rows: int) -> None:
         """Refresh planner statistics while a bulk import grows the tables.

@@ -104,6 +104,8 @@ class ChangeSet:
     #: delete and sync records are left out, and :meth:`Store.apply` lists it in ``stale``.
     expected: dict[EntityKey, str | None] = field(default_factory=dict)
     stale: set[EntityKey] = field(default_factory=set)
+    #: Who makes these changes, kept in the entity history: ``sync:<folder id>``, ``api``...
+    writer: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.deletes or self.records or self.drop_records)

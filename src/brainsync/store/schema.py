@@ -50,6 +50,7 @@ __all__ = [
     "UTCDateTime",
     "entities",
     "entities_after",
+    "entity_versions",
     "folders",
     "key_in",
     "meta",
@@ -59,7 +60,7 @@ __all__ = [
 
 #: The schema version this code writes; a database with a newer one is refused, an older
 #: one is upgraded in place on open (:mod:`brainsync.store.migrations`).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The ``brainsync_meta`` row that holds the schema version.
 SCHEMA_VERSION_KEY = "schema_version"
 #: The ``brainsync_meta`` row that names this store (folders remember it locally).
@@ -117,6 +118,25 @@ entities = Table(
     Column("version", Integer, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
+)
+
+#: Earlier versions of every entity (schema 3), newest last by ``seq``. A delete leaves a
+#: tombstone (no document); an entity created again after a delete starts again at version
+#: 1, so ``seq``, not ``version``, is the order. Bounded by the retention settings.
+entity_versions = Table(
+    "entity_versions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("type", KeyText, nullable=False),
+    Column("id", KeyText, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=True),
+    Column("content_hash", Text, nullable=True),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("recorded", UTCDateTime, nullable=False),
+    #: What wrote it: ``sync:<folder id>``, ``api``, ``mcp``, ``revert``, ``upgrade``.
+    Column("writer", Text, nullable=True),
+    Index("ix_entity_versions_key", "type", "id", "seq"),
 )
 
 #: One row per folder (a directory on one host) that the store keeps in sync.

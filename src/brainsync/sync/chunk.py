@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,18 +19,19 @@ from typing import Any
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
-from brainsync.report import Conflict, ItemError, Report, Skip
+from brainsync.report import ItemError, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
-from brainsync.sync.decision import Action, Direction, held_back, side_of
-from brainsync.sync.files import FileIO, atomic_write, read_snapshot, remove_file
+from brainsync.sync.conflicts import ConflictPolicies
+from brainsync.sync.decision import Action, held_back, side_of
+from brainsync.sync.files import FileIO, read_snapshot, remove_file
 from brainsync.sync.held import left_alone
 from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
 from brainsync.sync.paths import PathGuard
 from brainsync.sync.work import (
     Item,
     Result,
+    RunOptions,
     Write,
-    conflict_copy_path,
     expect,
     make_record,
     unreport_stale,
@@ -39,23 +40,7 @@ from brainsync.sync.work import (
 __all__ = ["ChunkRunner", "RunOptions"]
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run acts: its direction, conflict policy and switches."""
-
-    direction: Direction
-    #: The folder whose sync state the run reads and writes (None: dry run, no state).
-    folder: str | None = None
-    policy: str = "keep-both"
-    propagate_deletes: bool = True
-    dry_run: bool = False
-    fsync: bool = False
-    pause_seconds: float = 0.0  # throttle: a pause before each chunk leaves I/O to others
-    #: One-way runs write back what the other side deleted (``export --restore``).
-    restore: bool = False
-
-
-class ChunkRunner:
+class ChunkRunner(ConflictPolicies):
     """Executes chunks of plan items against one store and one sync root."""
 
     def __init__(
@@ -81,6 +66,7 @@ class ChunkRunner:
         results = [self._process(item, options) for item in loaded]
         total = Result()
         total.changes.folder = options.folder
+        total.changes.writer = f"sync:{options.folder}"
         for result in results:
             total.report.merge(result.report)
             total.changes.upserts.extend(result.changes.upserts)
@@ -95,6 +81,8 @@ class ChunkRunner:
         if not options.dry_run:
             applied = self._store.apply(total.changes)
             unreport_stale(total.changes.stale, loaded, results, total.report)
+            stale = {str(key) for key in total.changes.stale}
+            total.report.merged = [m for m in total.report.merged if m.key not in stale]
             self._publish(applied, total.conflicts)
         return total.report
 
@@ -275,43 +263,6 @@ class ChunkRunner:
         if not options.dry_run:
             self._write_entity(item, item.entity, options, result, counted)
 
-    def _do_conflict(self, item: Item, options: RunOptions, result: Result) -> None:
-        """Both sides changed: every policy but ``fail`` keeps the losing side as a copy."""
-        assert item.entity is not None and item.snapshot is not None
-        if options.policy == "fail":
-            result.report.errors.append(
-                ItemError(item.path, "conflict: file and entity both changed")
-            )
-            self._conflict(item, "left unresolved (policy fail)", None, result)
-            return
-        if options.policy == "db-wins":
-            copy = conflict_copy_path(item.path, item.snapshot.file_hash)
-            resolution = "database version kept; the file's version saved as copy"
-            self._conflict(item, resolution, copy, result)
-            if not options.dry_run:
-                atomic_write(item.guard, copy, item.snapshot.data, None, fsync=options.fsync)
-                self._write_entity(item, item.entity, options, result)
-            return
-        entity = self._entity_from_file(item, result)
-        if entity is None:
-            return
-        copy = conflict_copy_path(item.path, item.entity.content_hash)
-        resolution = (
-            "kept both: file imported, database version saved as copy"
-            if options.policy == "keep-both"
-            else "file version kept; database version saved as copy"
-        )
-        self._conflict(item, resolution, copy, result)
-        if options.dry_run:
-            return
-        data = item.entity.document.encode("utf-8")
-        atomic_write(item.guard, copy, data, item.entity.updated, fsync=options.fsync)
-        result.changes.upserts.append(entity)
-        expect(result, item.key, item.entity)
-        result.changes.records.append(
-            make_record(item.path, item.key, item.snapshot, entity.content_hash)
-        )
-
     def _do_delete_entity(self, item: Item, options: RunOptions, result: Result) -> None:
         if os.path.lexists(item.guard.check(item.path)):
             result.report.skipped.append(Skip(item.path, "file reappeared; not deleted"))
@@ -414,12 +365,6 @@ class ChunkRunner:
         result.changes.records.append(
             make_record(item.path, entity.key, snapshot, entity.content_hash)
         )
-
-    @staticmethod
-    def _conflict(item: Item, resolution: str, copy: str | None, result: Result) -> None:
-        key = str(item.key)
-        result.report.conflicts.append(Conflict(item.path, key, resolution, copy))
-        result.conflicts.append(ConflictFound(key, item.path, resolution, copy))
 
     def _publish(self, applied: list[EntityChange], conflicts: list[ConflictFound]) -> None:
         if self._bus is None:

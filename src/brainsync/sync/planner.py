@@ -283,7 +283,8 @@ class Planner:
         if record is None or stat is None or entity is None or path in inv.named:
             return False
         same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
-        racy = inv.now_ns - record.mtime_ns < inv.racy_window_ns
+        # a future mtime (clock skew) is racy too: its tick has not even passed yet
+        racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash
 
     def _guard(self, inv: _Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:

@@ -14,18 +14,36 @@ from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound
 from brainsync.report import Report, Skip
 from brainsync.store import ChangeSet, SyncRecord
+from brainsync.sync.decision import Direction
 from brainsync.sync.files import FileSnapshot, atomic_write, read_snapshot
 from brainsync.sync.paths import PathGuard
 
 __all__ = [
     "Item",
     "Result",
+    "RunOptions",
     "Write",
     "conflict_copy_path",
     "expect",
     "make_record",
     "unreport_stale",
 ]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run acts: its direction, conflict policy and switches."""
+
+    direction: Direction
+    #: The folder whose sync state the run reads and writes (None: dry run, no state).
+    folder: str | None = None
+    policy: str = "merge"
+    propagate_deletes: bool = True
+    dry_run: bool = False
+    fsync: bool = False
+    pause_seconds: float = 0.0  # throttle: a pause before each chunk leaves I/O to others
+    #: One-way runs write back what the other side deleted (``export --restore``).
+    restore: bool = False
 
 
 @dataclass

@@ -1,0 +1,211 @@
+"""Noticing that the store changed, from this process or any other, and what changed.
+
+A signal is only a cheap "something may have changed": SQLite's ``PRAGMA data_version``
+(it moves whenever another connection commits to the file), PostgreSQL's ``LISTEN`` on
+:data:`CHANNEL` drained at every poll plus a fingerprint of the entities table, polled, so
+that a notification nobody sent or one that got lost costs at most one poll interval.
+What changed is then read from the store itself: :func:`changed_paths` compares every
+entity's hash with the folder's sync records, the same comparison a sync makes, so the
+watcher's own writes (which update both) never look like a change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from sqlalchemy.engine import make_url
+
+from brainsync.errors import BrainsyncError, StoreError
+from brainsync.store import Store, SyncRecord
+from brainsync.store.postgres import ENTITY_CHANNEL
+from brainsync.sync.paths import PathMapper
+
+__all__ = ["CHANNEL", "StoreSignal", "StoreWatch", "changed_paths", "open_signal"]
+
+#: The PostgreSQL channel every commit that changed entities notifies (the store's).
+CHANNEL = ENTITY_CHANNEL
+_FINGERPRINT = "SELECT count(*), coalesce(sum(version), 0), max(updated) FROM entities"
+
+
+class StoreSignal(Protocol):
+    """A cheap check for "the store may have changed since the last call"."""
+
+    def changed(self) -> bool:
+        """True when something may have changed since the previous call."""
+
+    def close(self) -> None:
+        """Release the signal's own connection."""
+
+
+class SqliteSignal:
+    """``PRAGMA data_version`` on a connection of its own (it moves on others' commits)."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot watch the store {path}: {exc}") from exc
+        self._last = self._version()
+
+    def _version(self) -> int:
+        row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def changed(self) -> bool:
+        """True when another connection committed since the previous call."""
+        version = self._version()
+        moved, self._last = version != self._last, version
+        return moved
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+class PostgresSignal:
+    """``LISTEN`` as a wake-up, with a polled fingerprint of the entities behind it."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        try:
+            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+            self._conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot watch the store: {exc}") from exc
+        self._last = self._fingerprint()
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        row = self._conn.execute(_FINGERPRINT).fetchone()
+        return tuple(row or ())
+
+    def changed(self) -> bool:
+        """True on a notification or when the entities' fingerprint moved."""
+        notified = any(True for _ in self._conn.notifies(timeout=0))
+        fingerprint = self._fingerprint()
+        moved, self._last = fingerprint != self._last, fingerprint
+        return notified or moved
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+def open_signal(url: str) -> StoreSignal:
+    """The change signal for the store at ``url`` (SQLite or PostgreSQL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return SqliteSignal(parsed.database or "")
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    return PostgresSignal(dsn)
+
+
+def changed_paths(store: Store, folder: str, mapper: PathMapper) -> dict[str, str]:
+    """Paths whose entity differs from the folder's sync record, with the entity's hash.
+
+    An entity with no record maps to its canonical path; a record whose entity is gone
+    maps to ``""``. The hash lets a caller tell a change it already handled from a new one.
+    """
+    by_key = {record.key: record for record in store.iter_records(folder)}
+    found: dict[str, str] = {}
+    for summary in store.iter_summaries():
+        record = by_key.pop(summary.key, None)
+        if record is not None and record.entity_hash == summary.content_hash:
+            continue
+        if record is not None:
+            found[record.path] = summary.content_hash
+            continue
+        try:
+            found[str(mapper.to_path(summary.key))] = summary.content_hash
+        except BrainsyncError:
+            continue  # an id no file can hold: the sync reports it
+    found.update(_gone(by_key.values()))
+    return found
+
+
+def _gone(records: Iterable[SyncRecord]) -> dict[str, str]:
+    return {record.path: "" for record in records}
+
+
+class StoreWatch:
+    """Looks for store changes in a thread and hands over the paths they concern.
+
+    It wakes on :meth:`wake` (an entity event in this process) and every poll interval
+    (the signal, for other processes and hosts). A change already handed over is not
+    handed over again while it stays the same, so a path no sync can settle (an id no file
+    can hold, say) costs one job, not one per poll.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        store_url: str,
+        folder: str,
+        mapper: PathMapper,
+        poll_seconds: float,
+        on_paths: Callable[[list[str]], None],
+        on_warning: Callable[[str], None],
+    ) -> None:
+        self._store, self._url, self._folder, self._mapper = store, store_url, folder, mapper
+        self._poll = poll_seconds
+        self._on_paths, self._on_warning = on_paths, on_warning
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._collecting = False
+        self._handled: dict[str, str] = {}
+        self.paused = False
+        self._thread = threading.Thread(target=self._run, name="brainsync-watch-store")
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it."""
+        self._stop.set()
+        self._dirty.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def wake(self) -> None:
+        """Something changed in this process: look now (cheap, any thread)."""
+        self._dirty.set()
+
+    def busy(self) -> bool:
+        """True while a change is known or being read and not yet handed over."""
+        return self._collecting or self._dirty.is_set()
+
+    def _run(self) -> None:
+        signal: StoreSignal | None = None
+        try:
+            signal = open_signal(self._url)
+        except BrainsyncError as exc:
+            self._on_warning(f"{exc}; other processes' changes wait for the next rescan")
+        try:
+            while not self._stop.is_set():
+                fired = self._dirty.wait(self._poll)
+                self._collecting = True  # before the clear, so busy() never flickers
+                self._dirty.clear()
+                try:
+                    moved = signal is not None and signal.changed()
+                    if (fired or moved) and not self._stop.is_set() and not self.paused:
+                        self._collect()
+                finally:
+                    self._collecting = False
+        finally:
+            if signal is not None:
+                signal.close()
+
+    def _collect(self) -> None:
+        try:
+            found = changed_paths(self._store, self._folder, self._mapper)
+        except BrainsyncError as exc:
+            self._on_warning(f"cannot read the store's changes: {exc}")
+            return
+        fresh = [path for path, digest in found.items() if self._handled.get(path) != digest]
+        self._handled = found
+        if fresh:
+            self._on_paths(fresh)

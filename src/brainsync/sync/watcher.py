@@ -1,0 +1,395 @@
+"""Watch mode: the sync decision run continuously over one folder, both directions.
+
+Nothing here decides what happens to a file or an entity. File events and store changes
+are only hints (:mod:`~brainsync.sync.watch_files`, :mod:`~brainsync.sync.watch_signal`);
+each batch of hints becomes one durable ``sync`` job over those paths, which stats them
+and compares with the sync state like any sync, so echoes of our own writes are
+recognised by the sync state, never by muting a path. Startup arms the file watcher
+first, then reconciles with a full sync, then applies what arrived meanwhile; a periodic
+stat-only rescan is the safety net for lost events; a root that vanishes pauses
+everything (zero deletes) until it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from brainsync.errors import BrainsyncError, JobError, RootUnavailableError
+from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
+from brainsync.sync.scan import check_root
+from brainsync.sync.watch_files import FileWatch, FileWatchHooks, RootGuard, ages_below
+from brainsync.sync.watch_jobs import (
+    Batch,
+    JobHost,
+    WatchEvent,
+    WatchEventKind,
+    WatchOptions,
+    outcome,
+)
+from brainsync.sync.watch_queue import HintKind, HintQueue
+from brainsync.sync.watch_signal import StoreWatch
+from brainsync.sync.watch_state import WatchMode, WatchState, updated_state, write_watch_state
+
+if TYPE_CHECKING:
+    from brainsync.jobs import Job
+
+__all__ = ["Watcher"]
+
+log = logging.getLogger(__name__)
+
+#: A file changed this recently that could not be read as a note is looked at again.
+SETTLE_SECONDS = 2.0
+#: Jobs are awaited in slices this long, so a stop is noticed at once.
+_WAIT_SLICE = 0.25
+#: A paused watcher tries again after this many poll intervals (a root that came back
+#: empty fails its reconcile again: no job every poll interval).
+_RETRY_POLLS = 5
+
+
+class Watcher:
+    """Keeps one folder and the store in sync while it runs; a context manager.
+
+    ``on_event`` receives a :class:`WatchEvent` when watching starts, pauses or resumes,
+    for every batch applied and for every warning (called from the watcher's thread).
+    """
+
+    def __init__(
+        self,
+        host: JobHost,
+        options: WatchOptions,
+        on_event: Callable[[WatchEvent], None] | None = None,
+    ) -> None:
+        self._host = host
+        self._options = options
+        self._on_event = on_event or (lambda event: None)
+        self._root: Path = host.settings.root
+        self._queue = HintQueue(options.delete_delay, SETTLE_SECONDS)
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._armed = threading.Event()
+        self._paused: str | None = None
+        self._retry_at = 0.0
+        self._full_due = True  # the startup reconcile
+        self._next_rescan = time.monotonic() + options.rescan_seconds
+        self._busy = False
+        self._store_watch: StoreWatch | None = None
+        self._fallback: str | None = None
+        self._folder = ""
+        self._guard: RootGuard | None = None
+        self._state: WatchState | None = None
+        self._threads: list[threading.Thread] = []
+        self._files: FileWatch | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        #: Ids of the jobs this watcher started, oldest first.
+        self.jobs: list[str] = []
+        #: The latest events, newest last (bounded).
+        self.history: deque[WatchEvent] = deque(maxlen=200)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> Watcher:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Arm the file watcher (returns once it is armed), then reconcile in the background."""
+        check_root(self._root)
+        self._folder = self._host.join_folder().folder.id
+        self._guard = RootGuard(self._root, self._folder, self._host.folder)
+        self._set_state(WatchMode.STARTING)
+        self._unsubscribe = self._host.bus.subscribe(self._on_bus)
+        if self._options.import_files:
+            self._files = FileWatch(
+                self._root,
+                FileWatchHooks(self._hints, self._on_armed, self._on_root_lost, self._degraded),
+                self._root_problem,
+                self._options.debounce_ms,
+                self._options.batch_max_ms,
+                self._options.poll_seconds,
+            )
+            self._files.start()
+            while not self._armed.wait(0.05) and self._paused is None:
+                pass
+        else:
+            self._armed.set()
+        self._spawn(self._drive, "brainsync-watch")
+        if self._options.export_entities:
+            self._store_watch = StoreWatch(
+                self._host.store,
+                self._host.settings.store_url,
+                self._folder,
+                self._host.engine.mapper,
+                self._options.poll_seconds,
+                lambda paths: self._hints([(HintKind.CHANGED, p) for p in paths]),
+                self._warn,
+            )
+            self._store_watch.start()
+        if self._paused is None:
+            self._set_state(WatchMode.WATCHING, self._fallback)
+            self._emit(WatchEvent(WatchEventKind.WATCHING, f"watching {self._root}"))
+
+    def stop(self) -> None:
+        """Stop at the next boundary: a job in flight is left to the worker to finish."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._store_watch is not None:
+            self._store_watch.stop()
+        if self._files is not None:
+            self._files.stop()
+        for thread in self._threads:
+            thread.join()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._state is not None:
+            self._set_state(WatchMode.STOPPED)
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- what callers may ask ------------------------------------------------------------
+
+    @property
+    def state(self) -> WatchState:
+        """The watch state as last written for status."""
+        assert self._state is not None, "the watcher has not started"
+        return self._state
+
+    def idle(self) -> bool:
+        """True when no job runs and no hint waits (a moment's truth, for tests and status)."""
+        with self._cond:
+            store_busy = self._store_watch is not None and self._store_watch.busy()
+            if self._busy or store_busy:
+                return False
+            if self._paused is not None:
+                return True  # nothing runs until the root is back, and then a reconcile
+            return not len(self._queue) and not self._full_due
+
+    def rescan_now(self) -> None:
+        """Ask for a full stat-only rescan at the next boundary."""
+        with self._cond:
+            self._full_due = True
+            self._cond.notify_all()
+
+    # -- hints in ------------------------------------------------------------------------
+
+    def _hints(self, hints: list[tuple[HintKind, str]]) -> None:
+        now = time.monotonic()
+        with self._cond:
+            if self._paused is not None:
+                return  # the reconcile on resume looks at every path anyway
+            for kind, path in hints:
+                self._queue.add(path, kind, now)
+            self._cond.notify_all()
+        self._set_state(last_event=True)
+
+    def _on_bus(self, event: object) -> None:
+        watch = self._store_watch
+        if watch is not None and isinstance(event, EntityCreated | EntityUpdated | EntityDeleted):
+            watch.wake()  # cheap: the store thread finds out what changed
+
+    def _on_armed(self) -> None:
+        self._armed.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _on_root_lost(self, reason: str | None) -> None:
+        self._armed.clear()
+        if reason is not None:
+            self._pause(reason)
+
+    def _degraded(self, message: str) -> None:
+        """The file watcher fell back (polling): status shows it for as long as it lasts."""
+        self._fallback = message
+        self._warn(message)
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        with self._cond:
+            self._full_due = True  # whatever the watcher missed, a rescan finds
+            self._cond.notify_all()
+        self._set_state(reason=message)
+        self._emit(WatchEvent(WatchEventKind.WARNING, message))
+
+    # -- pausing -------------------------------------------------------------------------
+
+    def _root_problem(self) -> str | None:
+        """Why the root cannot be synced now (gone, unreadable, another folder), or None."""
+        assert self._guard is not None
+        return self._guard.problem()
+
+    def _pause(self, reason: str) -> None:
+        with self._cond:
+            if self._paused == reason:
+                return
+            self._paused = reason
+            if self._store_watch is not None:
+                self._store_watch.paused = True
+            self._retry_at = time.monotonic() + _RETRY_POLLS * self._options.poll_seconds
+            self._queue.clear()  # a reconcile on resume covers every path
+            self._cond.notify_all()
+        self._set_state(WatchMode.PAUSED, reason)
+        self._emit(WatchEvent(WatchEventKind.PAUSED, f"paused: {reason}"))
+
+    def _try_resume(self, now: float) -> None:
+        if now < self._retry_at:
+            return
+        if not self._armed.is_set() or self._root_problem() is not None:
+            self._retry_at = now + _RETRY_POLLS * self._options.poll_seconds
+            return
+        self._paused = None
+        if self._store_watch is not None:
+            self._store_watch.paused = False
+        self._full_due = True
+        self._set_state(WatchMode.WATCHING, self._fallback)
+        self._emit(WatchEvent(WatchEventKind.RESUMED, f"watching {self._root} again"))
+
+    # -- the driver ----------------------------------------------------------------------
+
+    def _drive(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if batch is not None:
+                self._apply(batch)
+
+    def _next_batch(self) -> Batch | None:
+        """Wait for the next batch due: a full rescan, or the paths whose hints are due."""
+        with self._cond:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if self._paused is not None:
+                    self._try_resume(now)
+                    if self._paused is not None:
+                        self._cond.wait(self._options.poll_seconds)
+                        continue
+                full = self._full_due or self._queue.take_overflow()
+                if full or now >= self._next_rescan:
+                    return self._full_batch(now, startup=full)
+                paths = self._settled(self._queue.take(now), now)
+                if paths:
+                    self._busy = True
+                    return Batch("changes", tuple(paths))
+                self._cond.wait(self._timeout(now))
+        return None
+
+    def _full_batch(self, now: float, *, startup: bool) -> Batch:
+        self._full_due, self._busy = False, True
+        self._queue.clear()
+        self._next_rescan = now + self._options.rescan_seconds
+        return Batch("reconcile" if startup else "rescan", ())
+
+    def _timeout(self, now: float) -> float:
+        due = self._queue.next_due()
+        until = min(self._next_rescan, due if due is not None else self._next_rescan)
+        return max(0.01, min(until - now, self._options.poll_seconds))
+
+    def _settled(self, paths: list[str], now: float) -> list[str]:
+        """The paths quiet for the debounce time; the rest wait (a slow writer is one save)."""
+        quiet = self._options.debounce_ms / 1000
+        young = ages_below(self._root, paths, quiet)
+        for path, age in young.items():
+            self._queue.defer(path, now + quiet - age)
+        return [path for path in paths if path not in young]
+
+    def _apply(self, batch: Batch) -> None:
+        try:
+            problem = self._root_problem()
+            if problem is not None:
+                self._pause(problem)
+                return
+            job = self._run_job(batch)
+            if job is not None:
+                self._finish(batch, job)
+        finally:
+            with self._cond:
+                self._busy = False
+
+    def _run_job(self, batch: Batch) -> Job | None:
+        params: dict[str, object] = {"paths": list(batch.paths)} if batch.paths else {}
+        try:
+            job_id = self._host.start(self._options.kind, params)
+        except RootUnavailableError as exc:
+            self._pause(str(exc))
+            return None
+        except BrainsyncError as exc:
+            self._warn(f"could not start a {self._options.kind} job: {exc}")
+            return None
+        self.jobs.append(job_id)
+        return self._await(job_id)
+
+    def _await(self, job_id: str) -> Job | None:
+        while not self._stop.is_set():
+            try:
+                return self._host.wait(job_id, _WAIT_SLICE)
+            except JobError:
+                continue  # still running
+        return None
+
+    def _finish(self, batch: Batch, job: Job) -> None:
+        result = outcome(batch, job)
+        if result.root_lost:
+            # gone, replaced, or back but empty: no batch may run until it is whole again
+            self._pause(self._root_problem() or result.message)
+            return
+        if result.mass_delete and batch.paths:
+            self._retry_without_deletes(batch)
+        self._retry_young(result.unsettled)
+        self._set_state(last_batch=result.event.to_dict(), rescan=not batch.paths)
+        if result.event.kind is WatchEventKind.WARNING or batch.paths == () or result.changed:
+            self._emit(result.event)
+
+    def _retry_without_deletes(self, batch: Batch) -> None:
+        present = [p for p in batch.paths if (self._root / p).exists()]
+        if present:
+            self._apply_again(Batch("changes", tuple(present)))
+
+    def _apply_again(self, batch: Batch) -> None:
+        job = self._run_job(batch)
+        if job is not None:
+            self._finish(batch, job)
+
+    def _retry_young(self, paths: tuple[str, ...]) -> None:
+        now = time.monotonic()
+        with self._cond:
+            for path, age in ages_below(self._root, paths, SETTLE_SECONDS).items():
+                self._queue.defer(path, now + SETTLE_SECONDS - age)
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def _emit(self, event: WatchEvent) -> None:
+        self.history.append(event)
+        try:
+            self._on_event(event)
+        except Exception:  # a printing bug must not stop the watcher
+            log.exception("watch event handler failed")
+
+    def _set_state(
+        self,
+        mode: WatchMode | None = None,
+        reason: str | None = None,
+        *,
+        last_event: bool = False,
+        last_batch: dict[str, object] | None = None,
+        rescan: bool = False,
+    ) -> None:
+        self._state = updated_state(
+            self._state, self._folder, str(self._root), mode, reason, last_event, last_batch, rescan
+        )
+        try:
+            write_watch_state(self._host.settings.state_home, self._state)
+        except OSError as exc:
+            log.warning("cannot write the watch state: %s", exc)

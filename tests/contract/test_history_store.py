@@ -1,0 +1,66 @@
+"""The entity history in the store contract: every test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from brainsync.entities import Entity, EntityKey
+from brainsync.store import ChangeSet, Store
+from brainsync.store.history import Retention
+
+T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+KEY = EntityKey("note", "h")
+
+
+def version(n: int, key: EntityKey = KEY) -> Entity:
+    return Entity(key, f"v{n}\n", f"v{n}\n", {}, T0, T0)
+
+
+def test_apply_records_each_change_with_its_writer(store: Store) -> None:
+    store.apply(ChangeSet(upserts=[version(1)], writer="api"))
+    store.apply(ChangeSet(upserts=[version(1)], writer="api"))  # same hash: no row
+    store.apply(ChangeSet(upserts=[version(2), version(1, EntityKey("note", "o"))], writer="x"))
+    store.apply(ChangeSet(deletes=[KEY], writer="mcp"))
+    rows = store.entity_history(KEY)
+    assert [(r.version, r.document, r.writer, r.deleted) for r in rows] == [
+        (1, "v1\n", "api", False),
+        (2, "v2\n", "x", False),
+        (2, None, "mcp", True),
+    ]
+    assert rows[1].content_hash == version(2).content_hash
+    assert [r.version for r in store.entity_history(EntityKey("note", "o"))] == [1]
+
+
+def test_a_stale_change_leaves_no_history(store: Store) -> None:
+    store.put(version(1))
+    changes = ChangeSet(upserts=[version(2)], expected={KEY: "not the stored hash"})
+    assert store.apply(changes) == [] and changes.stale == {KEY}
+    assert [r.version for r in store.entity_history(KEY)] == [1]
+
+
+def test_lookups_by_version_and_by_hash(store: Store) -> None:
+    for n in (1, 2, 3):
+        store.put(version(n))
+    found = store.entity_version(KEY, 2)
+    assert found is not None and found.document == "v2\n"
+    assert store.entity_version(KEY, 7) is None
+    assert store.document_with_hash(KEY, version(1).content_hash) == "v1\n"
+    assert store.document_with_hash(KEY, "nope") is None
+    store.delete(KEY)
+    store.put(version(9))  # created again: version 1 of a new life
+    again = store.entity_version(KEY, 1)
+    assert again is not None and again.document == "v9\n"  # the latest row at version 1
+
+
+def test_retention_prunes_only_touched_keys_and_keeps_the_newest(store: Store) -> None:
+    other = EntityKey("note", "other")
+    for n in (1, 2, 3):
+        store.put(version(n, other))
+    store.retention = Retention(versions=2)
+    for n in (1, 2, 3, 4):
+        store.put(version(n))
+    assert [r.version for r in store.entity_history(KEY)] == [3, 4]
+    assert [r.version for r in store.entity_history(other)] == [1, 2, 3]  # not touched
+    store.retention = Retention(days=1e-9)
+    store.put(version(5))
+    assert [r.version for r in store.entity_history(KEY)] == [5]

@@ -1,0 +1,52 @@
+"""`brainsync entity history|show|revert` as a user runs them (a subprocess, SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def brainsync(
+    tmp_path: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "brainsync", *args],
+        cwd=tmp_path,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_history_show_and_revert(tmp_path: Path) -> None:
+    (tmp_path / "brain-data").mkdir()
+    for n in (1, 2):
+        put = brainsync(tmp_path, "entity", "put", "note", "n", stdin=f"version {n}\n")
+        assert put.returncode == 0, put.stderr
+    listed = brainsync(tmp_path, "entity", "history", "note", "n", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["version"], r["writer"], r["deleted"]) for r in rows] == [
+        (1, "api", False),
+        (2, "api", False),
+    ]
+    text = brainsync(tmp_path, "entity", "history", "note", "n")
+    first = text.stdout.splitlines()[0].split()
+    assert (first[0], first[3], len(first[4])) == ("v1", "api", 12)  # version, when, who, hash
+    old = brainsync(tmp_path, "entity", "show", "note", "n", "--version", "1")
+    assert (old.returncode, old.stdout) == (0, "version 1\n")
+    also = brainsync(tmp_path, "entity", "get", "note", "n", "--version", "1", "--json")
+    assert json.loads(also.stdout)["version"] == 1
+    reverted = brainsync(tmp_path, "entity", "revert", "note", "n", "--to", "1")
+    assert (reverted.returncode, reverted.stdout) == (0, "note:n version 3\n")
+    now = brainsync(tmp_path, "entity", "get", "note", "n")
+    assert now.stdout == "version 1\n"
+    missing = brainsync(tmp_path, "entity", "show", "note", "n", "--version", "9")
+    assert missing.returncode != 0 and "no version 9" in missing.stderr

@@ -1,0 +1,90 @@
+"""Host routing, heartbeats and the engine's private access (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from dbos import DBOS, DBOSClient
+
+from brainsync.errors import JobError
+from brainsync.jobs import JobService, JobState
+from brainsync.jobs.queues import SHARED_QUEUE, host_of, queue_for
+from brainsync.jobs.redact import redact, redact_url
+
+Open = Callable[..., JobService]
+Work = Callable[..., dict[str, Any]]
+
+
+def _until(check: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+    end = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > end:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.05)
+
+
+def test_a_worker_runs_its_hosts_and_shared_jobs_only(open_service: Open, work: Work) -> None:
+    service = open_service(host="here")
+    elsewhere = service.enqueue("fake", work("there", items=1), lane="/there", host="there")
+    mine = service.enqueue("fake", work("here", items=1), lane="/here", host="here")
+    shared = service.enqueue("fake", work("shared", items=1), lane="/shared")
+    for job_id in (mine, shared):
+        assert service.wait(job_id, timeout=30).state is JobState.SUCCEEDED
+    waiting = service.status(elsewhere)
+    assert (waiting.state, waiting.host, waiting.executor) == (JobState.QUEUED, "there", None)
+    assert service.status(mine).host == "here" and service.status(shared).host is None
+
+
+def test_a_lane_never_waits_on_two_queues(open_service: Open, work: Work) -> None:
+    service = open_service(start_worker=False)
+    service.enqueue("fake", work(items=1), lane="/lane", host="a")
+    with pytest.raises(JobError, match="unfinished job"):
+        service.enqueue("fake", work(items=1), lane="/lane")
+    service.enqueue("fake", work(items=1), lane="/lane", host="a")  # same queue: it waits
+
+
+def test_a_cancelled_job_resumes_on_its_own_hosts_queue(open_service: Open, work: Work) -> None:
+    service = open_service(start_worker=False)
+    job_id = service.enqueue("fake", work(items=1), lane="/lane", host="far")
+    service.cancel(job_id)
+    assert service.resume(job_id).host == "far"
+
+
+def test_the_heartbeat_shows_a_worker_alive_then_stopped(open_service: Open) -> None:
+    worker = open_service(host="h1", executor_id="h1-w", heartbeat_seconds=0.1)
+    observer = open_service(start_worker=False)
+    _until(lambda: any(w.alive for w in observer.hosts()), "a live worker")
+    (seen,) = observer.hosts()
+    assert (seen.host, seen.executor_id, seen.stopped) == ("h1", "h1-w", False)
+    worker.close()
+    (gone,) = observer.hosts()
+    assert gone.stopped and not gone.alive
+    assert gone.to_dict()["executor_id"] == "h1-w"
+
+
+def test_queue_names() -> None:
+    assert host_of(queue_for("laptop")) == "laptop"
+    assert queue_for(None) == SHARED_QUEUE and host_of(SHARED_QUEUE) is None
+
+
+def test_redaction_masks_the_password_in_urls_and_messages() -> None:
+    url = "postgresql+psycopg://bob:p%40ss-w0rd@db.example/brain"
+    assert redact_url(url) == "postgresql+psycopg://bob:***@db.example/brain"
+    text = redact(RuntimeError(f"failed: {url} (password p@ss-w0rd, quoted p%40ss-w0rd)"), url)
+    assert "p@ss" not in text and "p%40ss" not in text and "bob:***@db.example" in text
+    assert redact("no secret here", "sqlite:///x.db") == "no secret here"
+
+
+def test_the_engine_private_api_is_what_the_engine_expects() -> None:
+    """The one use of a private DBOS part (re-queueing a dead worker's job): it fails here,
+    not in production, when a new DBOS version changes it."""
+    from dbos._sys_db import SystemDatabase
+
+    assert "_sys_db" in inspect.getsource(DBOSClient.__init__)
+    params = list(inspect.signature(SystemDatabase.reenqueue_for_recovery).parameters)
+    assert params == ["self", "workflow_id", "executor_ids", "recovery_queue_name"]
+    assert list(inspect.signature(DBOS.listen_queues).parameters) == ["queues"]
