@@ -10,37 +10,32 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from brainsync.config import CONFLICT_POLICIES, Settings
+from brainsync.config import Settings
 from brainsync.entities import Entity, EntityKey, EntityType
+from brainsync.entity_access import EntityAccess
 from brainsync.errors import (
     BrainsyncError,
-    ConflictError,
-    InvalidInputError,
     JobError,
-    NotFoundError,
 )
-from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
+from brainsync.events import EventBus
 from brainsync.plugins import build_plugin_manager, entity_types
 from brainsync.report import Report
 from brainsync.status import Status, job_summary
 from brainsync.store import FolderRecord, Store, open_store
 from brainsync.store.history import EntityVersion, Retention
 from brainsync.sync.chunk import RunOptions
-from brainsync.sync.decision import Direction
 from brainsync.sync.engine import SyncEngine
 from brainsync.sync.files import FileIO
 from brainsync.sync.folder_runs import FolderRuns
 from brainsync.sync.folders import FolderPlace, Joined
-from brainsync.sync.markdown import parse, render
 from brainsync.sync.planner import PlanRequest
+from brainsync.sync.requests import run_request
 from brainsync.sync.scan import IgnoredPath, ignored_paths
 from brainsync.sync.watch_jobs import WatchEvent, WatchOptions
-from brainsync.sync.watch_paths import normalise_paths
 from brainsync.sync.watch_state import WatchState, read_watch_states
 
 if TYPE_CHECKING:
@@ -50,8 +45,6 @@ if TYPE_CHECKING:
     from brainsync.sync.watcher import Watcher
 
 __all__ = ["Brain", "Status"]
-
-KINDS = ("export", "import", "sync")
 
 
 class Brain:
@@ -148,49 +141,10 @@ class Brain:
     def request(
         self, kind: str, params: Mapping[str, Any], folder: str | None = None
     ) -> tuple[PlanRequest, RunOptions]:
-        """Turn a job kind and its parameters into a plan request and run options.
-
-        Parameters: ``types`` (list of type names), ``dry_run``, ``force_deletes``,
-        ``conflict`` (a policy name), ``restore``, ``paths`` (only these paths, relative to
-        the directory; a folder means everything under it); ``folder`` is the folder whose
-        sync state the run uses (None: a folder with no state yet).
-        """
-        if kind not in KINDS:
-            raise InvalidInputError(f"unknown operation {kind!r}; expected one of {KINDS}")
-        direction = Direction(kind)
-        types = tuple(params.get("types") or ())
-        for name in types:
-            if name not in self.types:
-                raise InvalidInputError(f"unknown entity type {name!r}")
-        s = self.settings
-        request = PlanRequest(
-            direction,
-            folder,
-            types,
-            bool(params.get("force_deletes", False)),
-            s.propagate_deletes,
-            s.delete_share,
-            s.mass_delete_min,
-            s.max_file_bytes,
-            s.chunk_size,
-            paths=normalise_paths(params.get("paths") or ()),
-        )
-        policy = params.get("conflict") or s.conflict_policy
-        if policy not in CONFLICT_POLICIES:
-            raise InvalidInputError(
-                f"conflict policy must be one of {', '.join(CONFLICT_POLICIES)}"
-            )
-        options = RunOptions(
-            direction,
-            folder,
-            policy,
-            s.propagate_deletes,
-            bool(params.get("dry_run", False)),
-            s.fsync,
-            s.chunk_pause_seconds,
-            bool(params.get("restore", False)),
-        )
-        return request, options
+        """Turn a job kind and its parameters into a plan request and run options
+        (see :mod:`brainsync.sync.requests`); ``folder`` is the folder whose sync state the
+        run uses (None: a folder with no state yet)."""
+        return run_request(self.settings, self.types, kind, params, folder)
 
     def run(
         self,
@@ -326,6 +280,10 @@ class Brain:
 
     # -- entities ---------------------------------------------------------------------------
 
+    @property
+    def _entities(self) -> EntityAccess:
+        return EntityAccess(self.store, self.types, self.engine.mapper, self.bus)
+
     def put_entity(
         self,
         type: str,
@@ -344,98 +302,37 @@ class Brain:
         resurrect an entity deleted meanwhile. An update that changes nothing creates no
         version and no event. ``writer`` is what the entity history says wrote it.
         """
-        key = self._key(type, id)
-        existing = self.store.get(key)
-        self._check_version(key, existing, if_version)
-        if text is None:
-            text = render(dict(metadata or {}), content or "")
-        if "\x00" in text:
-            raise InvalidInputError("a document cannot contain a NUL character (binary data?)")
-        parsed = parse(text)
-        self.types[type].validate(parsed.metadata)
-        now = datetime.now(UTC)
-        created = existing.created if existing else now
-        entity = Entity(key, text, parsed.body, parsed.metadata, created, now)
-        change = self.store.put(entity, writer)
-        if change is None:
-            assert existing is not None
-            return existing
-        event = EntityCreated if change.kind == "created" else EntityUpdated
-        self.bus.publish(event(str(key), entity.content_hash))
-        return change.entity or entity
-
-    @staticmethod
-    def _check_version(key: EntityKey, existing: Entity | None, if_version: int | None) -> None:
-        if if_version is None:
-            return
-        current = existing.version if existing else 0
-        if current != if_version:
-            raise ConflictError(f"{key} is at version {current}, not {if_version}; not written")
+        return self._entities.put_entity(
+            type,
+            id,
+            text=text,
+            metadata=metadata,
+            content=content,
+            if_version=if_version,
+            writer=writer,
+        )
 
     def get_entity(self, type: str, id: str, version: int | None = None) -> Entity:
         """The entity (or its kept ``version`` from the history), or NotFoundError."""
-        key = self._key(type, id)
-        entity = self.store.get(key)
-        if version is not None and (entity is None or entity.version != version):
-            return self._old_version(key, version, entity)
-        if entity is None:
-            raise NotFoundError(f"no entity {type}:{id}")
-        return entity
-
-    def _old_version(self, key: EntityKey, version: int, current: Entity | None) -> Entity:
-        found = self.store.entity_version(key, version)
-        if found is None or found.document is None:
-            raise NotFoundError(
-                f"no version {version} of {key} in the history; `entity history` lists them"
-            )
-        parsed = parse(found.document)
-        created = current.created if current else found.updated
-        return Entity(
-            key, found.document, parsed.body, parsed.metadata, created, found.updated,
-            version=found.version, content_hash=found.content_hash or "",
-        )  # fmt: skip
+        return self._entities.get_entity(type, id, version)
 
     def entity_history(self, type: str, id: str) -> list[EntityVersion]:
         """Every kept version of an entity, oldest first (a delete shows as a tombstone)."""
-        key = self._key(type, id)
-        history = self.store.entity_history(key)
-        if not history:
-            raise NotFoundError(f"no entity {key} and no history of one")
-        return history
+        return self._entities.entity_history(type, id)
 
     def revert_entity(self, type: str, id: str, to: int, *, writer: str = "api") -> Entity:
-        """Make version ``to`` current again, as a new version (history is never rewritten).
-
-        Reverting to the current content changes nothing; a deleted entity comes back.
-        """
-        old = self.get_entity(type, id, version=to)
-        return self.put_entity(type, id, text=old.document, writer=f"{writer} (revert to {to})")
+        """Make version ``to`` current again, as a new version (history is never rewritten)."""
+        return self._entities.revert_entity(type, id, to, writer=writer)
 
     def list_entities(
         self, type: str | None = None, after: EntityKey | None = None, limit: int = 500
     ) -> list[Entity]:
         """One keyset page of entities, ordered by (type, id)."""
-        if type is not None:
-            self._key(type, "x")
-        return self.store.list_entities(type, after, limit)
+        return self._entities.list_entities(type, after, limit)
 
     def delete_entity(self, type: str, id: str, *, writer: str = "api") -> None:
         """Delete the entity (its file goes at the next export or sync)."""
-        key = self._key(type, id)
-        if not self.store.delete(key, writer):
-            raise NotFoundError(f"no entity {key}")
-        self.bus.publish(EntityDeleted(str(key)))
-
-    def _key(self, type: str, id: str) -> EntityKey:
-        if type not in self.types:
-            raise InvalidInputError(f"unknown entity type {type!r}")
-        if not id:
-            raise InvalidInputError("an entity id cannot be empty")
-        if "\x00" in id:
-            # PostgreSQL cannot store NUL in text: refuse it everywhere, alike
-            raise InvalidInputError("an entity id cannot contain a NUL character")
-        self.engine.mapper.to_path(EntityKey(type, id))  # rejects ids no file can hold
-        return EntityKey(type, id)
+        self._entities.delete_entity(type, id, writer=writer)
 
     # -- status -----------------------------------------------------------------------------
 
