@@ -101,6 +101,23 @@ def print_status(
         table.add_row(name, str(count))
     table.add_row("total", str(sum(status.counts.values())))
     console.print(table)
+    _print_folder(console, status)
+    if status.problem:
+        console.print(f"[bold red]next sync would refuse:[/] {status.problem}")
+    if status.pending is not None:
+        print_report(console, "pending (next sync)", status.pending)
+    if status.ignored:
+        counts = ", ".join(f"{rule} {n}" for rule, n in sorted(status.ignored.items()))
+        console.print(f"not synced (ignore rules): {counts}", markup=False, highlight=False)
+    lines = [f"  ignored: {item.path} [{item.rule}] {item.reason}" for item in ignored or ()]
+    lines += [_watch_line(state) for state in status.watch]
+    lines += [_job_line(job) for job in status.jobs]
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+def _print_folder(console: Console, status: Status) -> None:
+    """Where this folder stands: the store, its id, the other folders, its last runs."""
     console.print(f"store: {status.store}; tracked files: {status.tracked_files}")
     if status.folder is None:
         console.print("folder: not joined yet (its first run joins it; a join deletes nothing)")
@@ -111,25 +128,11 @@ def print_status(
         console.print(f"other folders of this store: {others} (`brainsync folders`)")
     for kind, stamp in sorted(status.last_runs.items()):
         console.print(f"last {kind}: {stamp}")
-    if status.problem:
-        console.print(f"[bold red]next sync would refuse:[/] {status.problem}")
-    if status.pending is not None:
-        print_report(console, "pending (next sync)", status.pending)
-    if status.ignored:
-        counts = ", ".join(f"{rule} {n}" for rule, n in sorted(status.ignored.items()))
-        console.print(f"not synced (ignore rules): {counts}", markup=False, highlight=False)
-    for item in ignored or ():
-        line = f"  ignored: {item.path} [{item.rule}] {item.reason}"
-        console.print(line, markup=False, highlight=False)
-    for state in status.watch:
-        console.print(_watch_line(state), markup=False, highlight=False)
-    for job in status.jobs:
-        stalled = " STALLED" if job["stalled"] else ""
-        console.print(
-            f"job {job['id']}: {job['kind']} {job['state']}{stalled} {job['summary']}",
-            markup=False,
-            highlight=False,
-        )
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    stalled = " STALLED" if job["stalled"] else ""
+    return f"job {job['id']}: {job['kind']} {job['state']}{stalled} {job['summary']}"
 
 
 def job_dict(job: Job) -> dict[str, Any]:
