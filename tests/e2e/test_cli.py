@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
-
-
-def brainsync(
-    tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-        check=False,
-    )
+from cli_runner import SAMPLE, brainsync
 
 
 @pytest.fixture

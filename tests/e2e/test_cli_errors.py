@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import SAMPLE, brainsync
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
 #: Runs the CLI with ``Brain.status`` broken, to stand for a bug anywhere below the CLI.
 BROKEN_STATUS = """
 import sys
@@ -26,22 +24,6 @@ brainsync.app.Brain.status = broken
 sys.argv[0] = "brainsync"
 main()
 """
-
-
-def brainsync(
-    tmp_path: Path, *args: str, code: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    runner = ["-c", code] if code else ["-m", "brainsync"]
-    return subprocess.run(
-        [sys.executable, *runner, *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture

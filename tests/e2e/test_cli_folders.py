@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from test_cli import SAMPLE, brainsync
+from cli_runner import SAMPLE, brainsync
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-
-def brainsync(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+from cli_runner import brainsync
 
 
 def test_status_counts_and_lists_ignored_paths(tmp_path: Path) -> None:
