@@ -88,6 +88,9 @@ class Settings:
             raise ConfigError("chunk_size, io_threads and worker_concurrency must be at least 1")
         if self.history_keep_versions < 1 or self.history_keep_days < 0:
             raise ConfigError("history_keep_versions must be at least 1, history_keep_days >= 0")
+        if not 0 < self.heartbeat_seconds < self.host_dead_seconds:
+            # a worker must beat at least once before it could be declared dead
+            raise ConfigError("heartbeat_seconds must be above 0 and below host_dead_seconds")
         if not 0.0 <= self.delete_share <= 1.0:
             raise ConfigError("delete_share must be between 0 and 1")
 

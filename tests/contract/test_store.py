@@ -410,3 +410,12 @@ def test_open_store_picks_postgres(pg_url: str, scheme: str) -> None:
 def test_open_store_refuses_other_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:s3cret@h:notaport/db", "mysql://u:s3cret@h/db", "s3cret"]
+)
+def test_a_refused_url_never_echoes_its_password(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_store(url)
+    assert "s3cret" not in str(caught.value)

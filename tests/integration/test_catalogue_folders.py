@@ -325,7 +325,7 @@ def test_a_job_carries_its_folder_and_uses_it_as_its_lane(folder: Folders) -> No
 
 
 def test_a_worker_on_another_host_runs_a_shared_folders_job(folder: Folders) -> None:
-    laptop = folder("a", host="laptop")
+    laptop = folder("a", host="laptop", shared_folder=True)
     _seed(laptop, ["n1", "n2"])
     _disk(laptop).edit("n1.md", "---\ntitle: n1\n---\nEdited on the laptop.\n")
     job_id = laptop.start("sync", worker=False)

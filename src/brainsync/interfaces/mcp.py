@@ -48,6 +48,8 @@ __all__ = [
     "register",
 ]
 
+log = logging.getLogger("brainsync.mcp")
+
 DEFAULT_HOST = "127.0.0.1"
 INSTRUCTIONS = (
     "brainsync keeps typed markdown entities (notes, posts) in two-way sync with a folder. "
@@ -118,22 +120,20 @@ class LazyBrain:
     def _warm(self) -> None:
         try:
             self.jobs()
+            if self.watch:
+                watcher = self.brain().watch()
+                watcher.start()
+                self._watcher = watcher
         except BrainsyncError as exc:
             # the first tool call that needs the brain opens it again and says why
-            if self.watch:
-                self.watch_problem = f"watch mode could not start: {exc}"
-            return
-        if self.watch:
-            self._start_watch()
+            self._watch_failed(str(exc))
+        except Exception:  # a bug, at the top of this thread: its traceback goes to the log
+            log.exception("opening the brain in the background failed")
+            self._watch_failed("an internal error; the server log has details")
 
-    def _start_watch(self) -> None:
-        try:
-            watcher = self.brain().watch()
-            watcher.start()
-        except BrainsyncError as exc:
-            self.watch_problem = f"watch mode could not start: {exc}"
-            return
-        self._watcher = watcher
+    def _watch_failed(self, reason: str) -> None:
+        if self.watch:
+            self.watch_problem = f"watch mode could not start: {reason}"
 
     def close(self) -> None:
         """Stop watching and the worker (jobs hand back at a chunk boundary); close the brain."""

@@ -46,7 +46,10 @@ def open_store(url: str) -> Store:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"not a database URL: {url!r}") from exc
+        # no echo of the text: a malformed URL may still carry a password
+        raise ConfigError(
+            "not a database URL (expected sqlite:///path or postgresql://user@host/db)"
+        ) from exc
     if parsed.drivername in _SQLITE_DRIVERS:
         return SQLiteStore(parsed)
     if parsed.drivername in _POSTGRES_DRIVERS:
