@@ -1,5 +1,5 @@
 """``python -m brainsync``: the command line."""
 
-from brainsync.interfaces.cli import main
+from brainsync.interfaces.entry import main
 
 main()

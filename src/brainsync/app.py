@@ -113,7 +113,8 @@ class Brain:
     @property
     def _folder_runs(self) -> FolderRuns:
         s = self.settings
-        place = FolderPlace(s.host, s.root, s.folder_label or s.root.name)
+        # resolved: a directory reached through a link or ``..`` is one folder, one lane
+        place = FolderPlace(s.host, s.root.resolve(), s.folder_label or s.root.name)
         return FolderRuns(self.store, s.state_home, place)
 
     def folder(self) -> FolderRecord | None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from brainsync.app import Brain
+from brainsync.config import Settings
 from brainsync.errors import ConfigError
-from brainsync.store import Store, open_store
+from brainsync.store import FolderRecord, Store, open_store
 from brainsync.sync.folders import FolderPlace, Folders
 
 
@@ -95,3 +98,46 @@ def test_a_broken_registry_is_a_clear_error(tmp_path: Path, store: Store) -> Non
     (tmp_path / "state" / "folders.json").write_text("{not json")
     with pytest.raises(ConfigError, match="folder registry"):
         Folders(store, tmp_path / "state").find(place(tmp_path / "notes"))
+
+
+def test_a_directory_made_anew_at_the_same_path_is_a_new_folder(
+    tmp_path: Path, store: Store
+) -> None:
+    folders = Folders(store, tmp_path / "state")
+    first = folders.join(place(tmp_path / "notes"))
+    (tmp_path / "notes").rmdir()
+    (tmp_path / "notes").mkdir()  # ext4 hands the freed inode number out again at once
+    assert folders.find(place(tmp_path / "notes")) is None
+    second = folders.join(place(tmp_path / "notes"))
+    assert second.folder.id != first.folder.id and second.note is not None
+
+
+def test_a_new_directory_with_a_reused_inode_is_not_a_moved_folder(
+    tmp_path: Path, store: Store
+) -> None:
+    folders = Folders(store, tmp_path / "state")
+    first = folders.join(place(tmp_path / "notes"))
+    (tmp_path / "notes").rmdir()
+    (tmp_path / "other").mkdir()
+    other = folders.join(FolderPlace("laptop", tmp_path / "other", "other"))
+    assert other.folder.id != first.folder.id and other.note is None
+
+
+def test_schema1_state_is_adopted_by_one_folder_only(tmp_path: Path, store: Store) -> None:
+    store.add_folder(FolderRecord("legacy", "unclaimed", "", "", datetime.now(UTC)))
+    assert store.claim_folder("legacy", "a", "laptop", "/a", only_unclaimed=True)
+    assert not store.claim_folder("legacy", "b", "desktop", "/b", only_unclaimed=True)
+    assert [(f.host, f.path) for f in store.list_folders()] == [("laptop", "/a")]
+
+
+def test_one_directory_by_two_spellings_is_one_folder(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'spellings.db'}"
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "vault")
+    (tmp_path / "sub").mkdir()
+    ids = set()
+    for spelling in (tmp_path / "vault", tmp_path / "link", tmp_path / "sub" / ".." / "vault"):
+        settings = Settings(directory=spelling, home=tmp_path / "state", db=store_url)
+        with Brain(settings) as brain:
+            ids.add(brain.join_folder().folder.id)
+    assert len(ids) == 1

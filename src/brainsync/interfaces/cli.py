@@ -270,10 +270,8 @@ def main() -> None:
     Standalone mode, so that click itself prints usage errors (exit 2) and turns Exit and
     Ctrl-C into exit codes: Typer vendors its own click, whose exceptions the ``click``
     package's classes do not catch. ``brainsync mcp`` is served before any of that, so that
-    its ``initialize`` is answered quickly (see :func:`brainsync.interfaces.mcp.main`).
+    its ``initialize`` is answered quickly (:mod:`brainsync.interfaces.entry`).
     """
-    if mcp.main(sys.argv[1:]):
-        return
     invocation = Invocation()
     try:
         app(obj=invocation)

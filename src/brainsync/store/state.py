@@ -42,11 +42,20 @@ class SyncStateStore(Database):
         with self._translate("register the folder"), self._write() as conn:
             conn.execute(folders.insert(), row)
 
-    def claim_folder(self, folder_id: str, label: str, host: str, path: str) -> None:
-        """Give a folder its (new) label, host and path: a moved folder, or adopted state."""
+    def claim_folder(
+        self, folder_id: str, label: str, host: str, path: str, *, only_unclaimed: bool = False
+    ) -> bool:
+        """Give a folder its (new) label, host and path: a moved folder, or adopted state.
+
+        ``only_unclaimed`` adopts the state of a schema-1 store only if no folder took it
+        first (two hosts may try at once). False when nothing was changed.
+        """
         values = {"label": label, "host": host, "path": path}
+        stmt = update(folders).where(folders.c.id == folder_id).values(**values)
+        if only_unclaimed:
+            stmt = stmt.where(folders.c.path == "")
         with self._translate("update the folder"), self._write() as conn:
-            conn.execute(update(folders).where(folders.c.id == folder_id).values(**values))
+            return bool(conn.execute(stmt).rowcount)
 
     def get_folder(self, folder_id: str) -> FolderRecord | None:
         """The folder with ``folder_id``, with its tracked-file count, or None."""

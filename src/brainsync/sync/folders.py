@@ -5,7 +5,10 @@ registry in the state folder (``folders.json``, outside the synced directory). A
 entry names the store, the host, the absolute path and the directory's device and inode.
 A directory is the remembered folder when:
 
-- its path, host, device and inode match an entry (the usual case); or
+- its path, host, device and inode match an entry, and so does the token brainsync put in
+  the directory's extended attribute ``user.brainsync.folder-token`` (where the file
+  system keeps them; an inode number is reused at once after ``rm -rf`` and ``mkdir``, the
+  attribute is not) (the usual case); or
 - its device and inode match an entry whose old path no longer leads to that directory
   (the folder was renamed or moved on the same file system: its state follows it).
 
@@ -55,11 +58,21 @@ class _Entry:
     path: str
     device: int
     inode: int
+    #: The token in the directory's extended attribute (None where the file system has none).
+    token: str | None = None
 
     @property
     def identity(self) -> tuple[int, int]:
         # the device too: two file systems mounted in turn at one path may reuse an inode
         return self.device, self.inode
+
+    def is_directory(self, identity: tuple[int, int], token: str | None) -> bool:
+        """Whether a directory with this identity and token is the one remembered.
+
+        An inode number is reused at once after ``rm -rf`` and ``mkdir``; the token, kept
+        in an extended attribute of the directory itself, is not: a new directory has none.
+        """
+        return identity == self.identity and (self.token is None or token == self.token)
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,8 @@ class Folders:
         with self._locked():
             entry, note = self._match(place)
             folder = None if entry is None else self._store.get_folder(entry.folder)
+            if folder is not None and folder.claimed and folder.host != place.host:
+                folder = None  # another host holds it now: never share its state
             if folder is not None and entry is not None:
                 if (folder.path, folder.host, folder.label) != self._where(place):
                     self._store.claim_folder(folder.id, place.label, place.host, str(place.path))
@@ -110,13 +125,15 @@ class Folders:
             e for e in self._entries() if e.store == self._store.store_id and e.host == place.host
         ]
         identity = _identity(place.path)
+        token = _read_token(place.path)
         at_path = next((e for e in ours if e.path == str(place.path)), None)
-        if at_path is not None and (identity is None or identity == at_path.identity):
+        if at_path is not None and (identity is None or at_path.is_directory(identity, token)):
             return at_path, None  # a missing root stays this folder: the guards refuse it
         if identity is None:
             return None, None
         for entry in ours:
-            if entry.identity == identity and _identity(Path(entry.path)) != identity:
+            moved = _identity(Path(entry.path)) != identity  # the old path is not this one
+            if moved and entry.is_directory(identity, token):
                 return entry, f"folder moved from {entry.path}; its sync state follows it"
         if at_path is not None:
             return None, (
@@ -128,7 +145,9 @@ class Folders:
     def _adopt_or_add(self, place: FolderPlace, note: str | None) -> Joined:
         for folder in self._store.list_folders():
             if not folder.claimed and self._matches_files(folder, place.path):
-                self._store.claim_folder(folder.id, place.label, place.host, str(place.path))
+                where = (place.label, place.host, str(place.path))
+                if not self._store.claim_folder(folder.id, *where, only_unclaimed=True):
+                    continue  # another host adopted it just now: that state is not ours
                 self._remember(folder.id, place)
                 adopted = "adopted the sync state of this store's first release (schema 1)"
                 return Joined(self._refreshed(folder.id), adopted)
@@ -176,7 +195,10 @@ class Folders:
         identity = _identity(place.path)
         if identity is None:
             return  # nothing to recognise it by yet; it is looked for again next time
-        entry = _Entry(self._store.store_id, folder_id, place.host, str(place.path), *identity)
+        token = _ensure_token(place.path)
+        entry = _Entry(
+            self._store.store_id, folder_id, place.host, str(place.path), *identity, token
+        )
         others = [
             e
             for e in self._entries()
@@ -225,3 +247,32 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (info.st_dev, info.st_ino) if os.path.isdir(path) else None
+
+
+#: The extended attribute that marks a directory as the one a registry entry remembers.
+_TOKEN_ATTRIBUTE = "user.brainsync.folder-token"
+
+
+def _read_token(path: Path) -> str | None:
+    """The directory's token, or None (none set, or no extended attributes there)."""
+    try:
+        return os.getxattr(path, _TOKEN_ATTRIBUTE).decode("ascii")
+    except (OSError, AttributeError, UnicodeDecodeError):
+        return None
+
+
+def _ensure_token(path: Path) -> str | None:
+    """The directory's token, set now if it has none; None where it cannot be kept.
+
+    The token lives in the directory's own metadata, not in a file: no tool lists it and no
+    sync reads it, but it goes away with the directory, which an inode number does not.
+    """
+    token = _read_token(path)
+    if token is not None:
+        return token
+    token = uuid.uuid4().hex
+    try:
+        os.setxattr(path, _TOKEN_ATTRIBUTE, token.encode("ascii"))
+    except (OSError, AttributeError):
+        return None  # a file system without user attributes: the inode has to do
+    return token
