@@ -22,23 +22,9 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp_expected import TOOLS
 from mcp_types import CallToolResult, TextContent
 
-TOOLS = {
-    # name: (readOnlyHint, destructiveHint, idempotentHint)
-    "brain_status": (True, None, None),
-    "list_entities": (True, None, None),
-    "get_entity": (True, None, None),
-    "put_entity": (False, True, True),
-    "delete_entity": (False, True, True),
-    "entity_history": (True, None, None),
-    "revert_entity": (False, True, True),
-    "start_job": (False, True, False),
-    "get_job": (True, None, None),
-    "list_jobs": (True, None, None),
-    "cancel_job": (False, False, True),
-    "resume_job": (False, True, True),
-}
 FILES = 2000
 
 

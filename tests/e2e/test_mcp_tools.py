@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp_expected import TOOLS
 from mcp_types import CallToolResult, TextContent
 
 from brainsync.config import Settings
@@ -27,21 +28,6 @@ from brainsync.errors import StoreError, TransientStoreError
 from brainsync.interfaces.mcp import LazyBrain, ServeRequest, build_server, parse_command_line
 
 MODES = ["legacy", "2026-07-28"]
-TOOLS = {
-    # name: (readOnlyHint, destructiveHint, idempotentHint)
-    "brain_status": (True, None, None),
-    "list_entities": (True, None, None),
-    "get_entity": (True, None, None),
-    "put_entity": (False, True, True),
-    "delete_entity": (False, True, True),
-    "entity_history": (True, None, None),
-    "revert_entity": (False, True, True),
-    "start_job": (False, True, False),
-    "get_job": (True, None, None),
-    "list_jobs": (True, None, None),
-    "cancel_job": (False, False, True),
-    "resume_job": (False, True, True),
-}
 DEADLINE = 90.0  # seconds a condition may take on a loaded machine before a test fails
 
 Body = Callable[[Client], Awaitable[None]]
