@@ -260,13 +260,11 @@ def test_records_round_trip_and_drop(store: Store) -> None:
     assert store.get_records(FOLDER, [r.path for r in records] + ["nope.md"]) == {
         r.path: r for r in records
     }
-    assert store.records_for_keys(FOLDER, keys) == {r.key: r for r in records}
     moved = replace(records[0], size=99, file_hash="moved")
     store.apply(
         ChangeSet(folder=FOLDER, records=[moved], drop_records=[r.path for r in records[1:]])
     )
     assert list(store.iter_records(FOLDER)) == [moved]
-    assert store.records_for_keys(FOLDER, [keys[1]]) == {}
 
 
 def test_iter_records_pages_by_path(store: Store) -> None:

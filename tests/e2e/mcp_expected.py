@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["TOOLS"]
+from typing import Any
+
+__all__ = ["TOOLS", "hints_of"]
 
 #: Every tool, with the annotations a client reads before calling it.
 TOOLS = {
@@ -20,3 +22,16 @@ TOOLS = {
     "cancel_job": (False, False, True),
     "resume_job": (False, True, True),
 }
+
+
+def hints_of(tools: list[Any]) -> dict[str, tuple[bool | None, bool | None, bool | None]]:
+    """The annotations of listed tools, by name, in the shape of :data:`TOOLS`."""
+    return {
+        tool.name: (
+            tool.annotations.read_only_hint,
+            tool.annotations.destructive_hint,
+            tool.annotations.idempotent_hint,
+        )
+        for tool in tools
+        if tool.annotations is not None
+    }

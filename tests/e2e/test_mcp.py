@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp_expected import TOOLS
+from mcp_expected import TOOLS, hints_of
 from mcp_types import CallToolResult, TextContent
 
 FILES = 2000
@@ -89,15 +89,7 @@ def test_stdio_session_round_trip(tmp_path: Path) -> None:
     async def session() -> None:
         async with Client(params, mode="legacy") as client:
             listed = await client.list_tools()
-            hints = {
-                tool.name: (
-                    tool.annotations.read_only_hint,
-                    tool.annotations.destructive_hint,
-                    tool.annotations.idempotent_hint,
-                )
-                for tool in listed.tools
-                if tool.annotations is not None
-            }
+            hints = hints_of(listed.tools)
             assert hints == TOOLS
             assert all(tool.description and tool.output_schema for tool in listed.tools)
             await _entity_round_trip(client)

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp_expected import TOOLS
+from mcp_expected import TOOLS, hints_of
 from mcp_types import CallToolResult, TextContent
 
 from brainsync.config import Settings
@@ -125,15 +125,7 @@ def test_every_tool_is_listed_with_hints_and_schemas(brains: BrainFactory, mode:
     async def body(client: Client) -> None:
         assert not home.exists()  # the handshake opened nothing
         listed = await client.list_tools()
-        hints = {
-            tool.name: (
-                tool.annotations.read_only_hint,
-                tool.annotations.destructive_hint,
-                tool.annotations.idempotent_hint,
-            )
-            for tool in listed.tools
-            if tool.annotations is not None
-        }
+        hints = hints_of(listed.tools)
         assert hints == TOOLS
         for tool in listed.tools:
             assert tool.description and tool.output_schema, tool.name

@@ -17,7 +17,7 @@ from brainsync.entities import EntityKey
 from brainsync.errors import InvalidInputError, NotFoundError, StoreError
 from brainsync.store.database import Database, batches, positive
 from brainsync.store.records import FolderRecord, SyncRecord, record_from_row, record_row
-from brainsync.store.schema import folders, key_in, sync_state
+from brainsync.store.schema import folders, sync_state
 
 __all__ = ["RUN_KINDS", "SyncStateStore"]
 
@@ -115,22 +115,6 @@ class SyncStateStore(Database):
             )
             for row in self._read(query, "read records"):
                 found[row["path"]] = record_from_row(row)
-        return found
-
-    def records_for_keys(
-        self, folder: str | None, keys: Sequence[EntityKey]
-    ) -> dict[EntityKey, SyncRecord]:
-        """The record of each of ``keys`` in ``folder`` that has one (the first path if several)."""
-        found: dict[EntityKey, SyncRecord] = {}
-        if folder is None:
-            return found
-        for batch in batches(list(dict.fromkeys(keys))):
-            query = select(sync_state).where(
-                sync_state.c.folder == folder, key_in(sync_state, batch)
-            )
-            for row in self._read(query.order_by(sync_state.c.path), "read records"):
-                record = record_from_row(row)
-                found.setdefault(record.key, record)
         return found
 
     def iter_records(self, folder: str | None, page_size: int = 5000) -> Iterator[SyncRecord]:

@@ -65,11 +65,6 @@ class Plan:
     chunks: list[list[dict[str, Any]]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
 
-    @property
-    def total(self) -> int:
-        """Number of candidate items over all chunks."""
-        return sum(len(chunk) for chunk in self.chunks)
-
 
 @dataclass
 class _Inventory:
