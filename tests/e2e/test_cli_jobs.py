@@ -107,9 +107,7 @@ def test_ctrl_c_while_following_loses_nothing(tmp_path: Path, sample: Path) -> N
     for i in range(300):
         (sample / "bulk" / f"{i:03d}.md").parent.mkdir(exist_ok=True)
         (sample / "bulk" / f"{i:03d}.md").write_text(f"note {i}\n")
-    # 31 chunks of 1 s each: the job cannot finish in the few seconds that polling `jobs`
-    # and the interrupt take, however slow the machine (the follower below runs unpaused)
-    env = _env(tmp_path, BRAINSYNC_CHUNK_SIZE="10", BRAINSYNC_CHUNK_PAUSE_SECONDS="1.0")
+    env = _env(tmp_path, BRAINSYNC_CHUNK_SIZE="10", BRAINSYNC_CHUNK_PAUSE_SECONDS="0.3")
     proc = subprocess.Popen(
         [sys.executable, "-m", "brainsync", "import"],
         cwd=tmp_path,
@@ -122,7 +120,7 @@ def test_ctrl_c_while_following_loses_nothing(tmp_path: Path, sample: Path) -> N
     while True:
         listed = brainsync(tmp_path, "jobs", "--json")
         jobs = json.loads(listed.stdout) if listed.returncode == 0 and listed.stdout else []
-        if jobs and jobs[0]["progress"]["current"] >= 10:
+        if jobs and jobs[0]["progress"]["current"] >= 30:
             break
         assert time.monotonic() < deadline, "the import made no progress"
         time.sleep(0.1)
