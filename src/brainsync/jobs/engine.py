@@ -36,27 +36,19 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
 
 from brainsync.errors import JobError, NotFoundError
+from brainsync.jobs.dispatch import Dispatcher
 from brainsync.jobs.logfile import close_log, open_log
-from brainsync.jobs.queues import SHARED_QUEUE, host_of, queue_for
+from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
-from brainsync.jobs.rows import (
-    GAVE_UP,
-    QUEUE_ATTR,
-    epoch_time,
-    error_text,
-    failure,
-    inputs,
-    queue_of,
-    result,
-)
+from brainsync.jobs.rows import GAVE_UP, QUEUE_ATTR, STATES, job_of, queue_of
 from brainsync.jobs.workflow import PROGRESS_EVENT, WORKFLOW_NAME, WorkerBinding, bind, unbind
 
 __all__ = ["APP_VERSION", "QUEUE_NAME", "DbosEngine"]
@@ -68,17 +60,6 @@ APP_VERSION = "brainsync-jobs-1"
 QUEUE_NAME = SHARED_QUEUE
 _CANCEL_FLAG = "cancel_requested"
 _UNFINISHED = ["ENQUEUED", "DELAYED", "PENDING"]
-
-_STATES = {
-    "ENQUEUED": JobState.QUEUED,
-    "DELAYED": JobState.QUEUED,
-    "PENDING": JobState.RUNNING,
-    "SUCCESS": JobState.SUCCEEDED,
-    "ERROR": JobState.FAILED,
-    "MAX_RECOVERY_ATTEMPTS_EXCEEDED": JobState.FAILED,
-    "CANCELLED": JobState.CANCELLED,
-}
-_GAVE_UP = GAVE_UP
 
 
 class DbosEngine:
@@ -103,6 +84,8 @@ class DbosEngine:
         self._deadline = deadline_seconds
         self._poll = poll_interval_seconds
         self._worker: WorkerBinding | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._after_run: Callable[[], None] | None = None
         self._active: set[str] = set()
         self._stopped: set[str] = set()
         self._active_changed = threading.Condition()
@@ -129,10 +112,18 @@ class DbosEngine:
             close_log(self._log)
             self._log = None
 
-    def start_worker(self, binding: WorkerBinding) -> None:
-        """Launch the DBOS runtime in this process; it runs and recovers jobs."""
+    def start_worker(
+        self, binding: WorkerBinding, after_run: Callable[[], None] | None = None
+    ) -> None:
+        """Launch the DBOS runtime in this process; it runs and recovers jobs.
+
+        ``after_run`` is called whenever a job's code left this process (its outcome is
+        stored a moment later).
+        """
         bind(binding)
         self._worker = binding
+        self._after_run = after_run
+        queues = [queue_for(self._host), SHARED_QUEUE]
         try:
             DBOS(
                 config={
@@ -141,17 +132,23 @@ class DbosEngine:
                     "application_version": APP_VERSION,
                     "executor_id": self._executor_id,
                     "log_level": "WARNING",
-                    "notification_listener_polling_interval_sec": self._poll,
+                    # brainsync waits on no DBOS notification; the listener only sleeps,
+                    # and shutting down joins it: a short nap keeps commands' exits quick
+                    "notification_listener_polling_interval_sec": min(self._poll, 0.05),
                 }
             )
             # Only jobs whose folder this host reaches: its own and the shared ones.
-            DBOS.listen_queues([queue_for(self._host), SHARED_QUEUE])
+            DBOS.listen_queues(queues)
             DBOS.launch()
         except Exception as exc:
             self._worker = None
             unbind()
             DBOS.destroy()
             raise JobError(f"cannot start the job worker: {exc}") from exc
+        self._dispatcher = Dispatcher(queues)
+        self._dispatcher.start()
+        # jobs queued before the launch (a restart's backlog) start now, not at the poll
+        self._dispatcher.wake()
 
     def stop_worker(self, timeout: float) -> None:
         """Stop running jobs at their next chunk boundary, then shut DBOS down.
@@ -164,6 +161,10 @@ class DbosEngine:
         binding = self._worker
         if binding is None:
             return
+        if self._dispatcher is not None:
+            # first: a job claimed while stopping would only be handed back
+            self._dispatcher.stop()
+            self._dispatcher = None
         binding.stopping.set()
         deadline = time.monotonic() + timeout
         with self._active_changed:
@@ -205,6 +206,10 @@ class DbosEngine:
         with self._active_changed:
             self._active.discard(job_id)
             self._active_changed.notify_all()
+        if self._dispatcher is not None:
+            self._dispatcher.wake(after_run=True)  # the lane's next job, without a poll
+        if self._after_run is not None:
+            self._after_run()
 
     # -- control -------------------------------------------------------------------
 
@@ -223,6 +228,8 @@ class DbosEngine:
             "attributes": {QUEUE_ATTR: queue},
         }
         self._client.enqueue(options, kind, params, lane)
+        if self._dispatcher is not None and queue in (SHARED_QUEUE, queue_for(self._host)):
+            self._dispatcher.wake()  # run it now if its lane is free, not at the next poll
         return job_id
 
     def _register_own_queues(self) -> None:
@@ -278,7 +285,7 @@ class DbosEngine:
         """The newest ``limit`` jobs, optionally only those in ``state``."""
         statuses = None
         if state is not None:
-            statuses = [name for name, mapped in _STATES.items() if mapped is state]
+            statuses = [name for name, mapped in STATES.items() if mapped is state]
         rows = self._client.list_workflows(
             name=WORKFLOW_NAME, status=statuses, limit=limit, sort_desc=True
         )
@@ -299,7 +306,7 @@ class DbosEngine:
         """Queue a cancelled or crashed job again; it resumes from its last checkpoint."""
         row = self._row(job_id)
         job = self._job(row)
-        if row.status in ("CANCELLED", _GAVE_UP):
+        if row.status in ("CANCELLED", GAVE_UP):
             self._client.update_workflow_attributes(job_id, {_CANCEL_FLAG: False}, merge=True)
             # Cancel took the job off its queue; put it back on ours (the lane is kept).
             self._client.resume_workflow(job_id, queue_name=queue_of(row) or QUEUE_NAME)
@@ -352,32 +359,7 @@ class DbosEngine:
         return Progress.from_dict(value) if isinstance(value, dict) else NO_PROGRESS
 
     def _job(self, row: WorkflowStatus) -> Job:
-        state = _STATES.get(row.status, JobState.FAILED)
-        kind, params, lane = inputs(row)
-        started = epoch_time(row.dequeued_at) if state is not JobState.QUEUED else None
-        error = error_text(row) if state is JobState.FAILED else None
-        return Job(
-            id=row.workflow_id,
-            kind=kind,
-            params=params,
-            state=state,
-            progress=self._progress(row.workflow_id),
-            created=epoch_time(row.created_at) or datetime.now(UTC),
-            started=started,
-            finished=epoch_time(row.completed_at) if state.finished else None,
-            result=result(row) if state is JobState.SUCCEEDED else None,
-            error=error,
-            stalled=state is JobState.RUNNING and self._is_stalled(started),
-            directory_lock=row.queue_partition_key or lane,
-            failure=None if error is None else failure(error),
-            host=host_of(queue_of(row)),
-            executor=row.executor_id if started is not None else None,
-        )
-
-    def _is_stalled(self, started: datetime | None) -> bool:
-        if started is None:
-            return False
-        return (datetime.now(UTC) - started).total_seconds() > self._deadline
+        return job_of(row, self._progress(row.workflow_id), self._deadline)
 
 
 def _open_client(url: str) -> DBOSClient:

@@ -8,15 +8,63 @@ from typing import Any
 from dbos import WorkflowStatus
 
 from brainsync.errors import named_in
-from brainsync.jobs.records import JobFailure
+from brainsync.jobs.queues import host_of
+from brainsync.jobs.records import Job, JobFailure, JobState, Progress
 from brainsync.report import Report
 
-__all__ = ["QUEUE_ATTR", "epoch_time", "error_text", "failure", "inputs", "queue_of", "result"]
+__all__ = [
+    "GAVE_UP",
+    "QUEUE_ATTR",
+    "STATES",
+    "epoch_time",
+    "error_text",
+    "failure",
+    "inputs",
+    "job_of",
+    "queue_of",
+    "result",
+]
 
 #: The job's queue, kept in its attributes: a cancel takes a job off its queue, and a
 #: resume must put it back on the same one (its host's).
 QUEUE_ATTR = "queue"
 GAVE_UP = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+#: DBOS's workflow states as brainsync's job states.
+STATES = {
+    "ENQUEUED": JobState.QUEUED,
+    "DELAYED": JobState.QUEUED,
+    "PENDING": JobState.RUNNING,
+    "SUCCESS": JobState.SUCCEEDED,
+    "ERROR": JobState.FAILED,
+    GAVE_UP: JobState.FAILED,
+    "CANCELLED": JobState.CANCELLED,
+}
+
+
+def job_of(row: WorkflowStatus, progress: Progress, deadline_seconds: float) -> Job:
+    """The job a workflow row records, with its latest ``progress``."""
+    state = STATES.get(row.status, JobState.FAILED)
+    kind, params, lane = inputs(row)
+    started = epoch_time(row.dequeued_at) if state is not JobState.QUEUED else None
+    error = error_text(row) if state is JobState.FAILED else None
+    running_for = None if started is None else (datetime.now(UTC) - started).total_seconds()
+    return Job(
+        id=row.workflow_id,
+        kind=kind,
+        params=params,
+        state=state,
+        progress=progress,
+        created=epoch_time(row.created_at) or datetime.now(UTC),
+        started=started,
+        finished=epoch_time(row.completed_at) if state.finished else None,
+        result=result(row) if state is JobState.SUCCEEDED else None,
+        error=error,
+        stalled=state is JobState.RUNNING and (running_for or 0.0) > deadline_seconds,
+        directory_lock=row.queue_partition_key or lane,
+        failure=None if error is None else failure(error),
+        host=host_of(queue_of(row)),
+        executor=row.executor_id if started is not None else None,
+    )
 
 
 def queue_of(row: WorkflowStatus) -> str | None:

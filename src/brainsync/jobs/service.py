@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JobService", "default_executor_id", "default_system_db_url"]
 
+#: How often :meth:`JobService.wait` looks at a job run elsewhere (one run here wakes it).
+_WAIT_POLL_SECONDS = 0.1
+
 
 def default_executor_id() -> str:
     """This host's worker identity: stable across restarts, so recovery finds its jobs."""
@@ -149,7 +152,7 @@ class JobService:
             retry_interval_seconds=self._retry[1],
         )
         try:
-            self._engine.start_worker(binding)
+            self._engine.start_worker(binding, after_run=watcher.nudge)
         except BaseException:
             self._engine.close()
             raise
@@ -289,18 +292,26 @@ class JobService:
         ``on_progress`` is called with the job whenever its state or progress changed.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        interval = min(self._poll, 0.1)
+        # A job run here announces its progress and end: look then, not at the next poll.
+        changed = threading.Event()
+        unsubscribe = self._hub.subscribe(
+            lambda event: changed.set() if event.job_id == job_id else None
+        )
         seen: tuple[object, ...] | None = None
-        while True:
-            job = self.status(job_id)
-            if on_progress is not None and (job.state, job.progress) != seen:
-                seen = (job.state, job.progress)
-                on_progress(job)
-            if job.state.finished:
-                return job
-            if deadline is not None and time.monotonic() >= deadline:
-                raise JobError(f"job {job_id} still {job.state.value} after {timeout} s")
-            time.sleep(interval)
+        try:
+            while True:
+                changed.clear()
+                job = self.status(job_id)
+                if on_progress is not None and (job.state, job.progress) != seen:
+                    seen = (job.state, job.progress)
+                    on_progress(job)
+                if job.state.finished:
+                    return job
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise JobError(f"job {job_id} still {job.state.value} after {timeout} s")
+                changed.wait(_WAIT_POLL_SECONDS)
+        finally:
+            unsubscribe()
 
     def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with the events of jobs run here; returns an unsubscribe."""

@@ -25,6 +25,9 @@ __all__ = ["CompletionWatcher", "run_worker"]
 
 log = logging.getLogger(__name__)
 
+#: Pauses between sweeps after a nudge: the outcome is stored just after the job returns.
+_AFTER_RUN_BACKOFF = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
+
 
 def terminal_event(job: Job) -> JobEvent | None:
     """The event that announces a finished job, or None while it is not finished."""
@@ -52,6 +55,7 @@ class CompletionWatcher:
         self._tracked: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._nudged = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, name="brainsync-job-watcher", daemon=True
         )
@@ -63,6 +67,7 @@ class CompletionWatcher:
     def stop(self) -> None:
         """Stop, after a last look so that outcomes stored just now are announced."""
         self._stop.set()
+        self._nudged.set()
         self._thread.join()
         self.sweep()
 
@@ -91,13 +96,27 @@ class CompletionWatcher:
                 self._tracked.discard(job.id)
             self._publish(event)
 
+    def nudge(self) -> None:
+        """A job's code just returned here: its outcome is stored a moment later."""
+        self._nudged.set()
+
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.sweep()
-            except Exception:
-                # A store hiccup must not kill the watcher; the next sweep retries.
-                log.exception("job completion watcher failed")
+        while not self._stop.is_set():
+            nudged = self._nudged.wait(self._interval)
+            self._nudged.clear()
+            for pause in _AFTER_RUN_BACKOFF if nudged else (0.0,):
+                if self._stop.wait(pause) or not self._sweep_safely():
+                    break
+
+    def _sweep_safely(self) -> bool:
+        """Sweep; whether jobs are still awaited (a nudge retries until they are told)."""
+        try:
+            self.sweep()
+        except Exception:
+            # A store hiccup must not kill the watcher; the next sweep retries.
+            log.exception("job completion watcher failed")
+        with self._lock:
+            return bool(self._tracked) and not self._nudged.is_set()
 
 
 def run_worker(service: JobService, stop: threading.Event) -> None:

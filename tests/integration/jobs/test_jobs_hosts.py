@@ -88,3 +88,21 @@ def test_the_engine_private_api_is_what_the_engine_expects() -> None:
     params = list(inspect.signature(SystemDatabase.reenqueue_for_recovery).parameters)
     assert params == ["self", "workflow_id", "executor_ids", "recovery_queue_name"]
     assert list(inspect.signature(DBOS.listen_queues).parameters) == ["queues"]
+
+
+def test_the_immediate_claim_uses_what_dbos_offers() -> None:
+    """The second private use (claiming a queued job at once, jobs/dispatch.py)."""
+    from dbos._core import ActiveWorkflowById, execute_dequeued_workflow
+    from dbos._sys_db import SystemDatabase
+    from dbos._utils import GlobalParams
+
+    claim = inspect.signature(SystemDatabase.start_queued_partitioned_workflows).parameters
+    assert list(claim)[:5] == ["self", "queue", "executor_id", "app_version", "max_tasks"]
+    assert "owner_xid" in claim
+    assert list(inspect.signature(execute_dequeued_workflow).parameters) == [
+        "dbos",
+        "status",
+        "owner_xid",
+    ]
+    assert hasattr(ActiveWorkflowById, "count_for_queue")
+    assert hasattr(GlobalParams, "executor_id") and hasattr(GlobalParams, "app_version")

@@ -1,0 +1,124 @@
+"""Claiming queued jobs at once in a worker process, instead of at the queue's next poll.
+
+DBOS's queue threads look for work once per polling interval (and wait one interval
+before their first look), so a command that enqueues a job and runs it in its own
+process, or a watcher whose batches follow each other, waited up to a second for nothing.
+The :class:`Dispatcher` runs the same claim that the queue thread runs (one transaction
+on the shared system database, which admits a lane's next job only while none of that
+lane runs, across processes and hosts), right when there may be something to claim:
+
+* after this process enqueued a job (:meth:`Dispatcher.wake`);
+* after one of its jobs ended (:meth:`Dispatcher.wake` with ``after_run=True``): DBOS
+  stores the outcome only after the job's code returned, so the lane frees a moment
+  later; the claim is retried a few times with a short back-off until it frees.
+
+The queue poll stays behind it as the safety net (jobs enqueued by other processes, a
+claim that lost a race), so the poll can be slow and cheap when idle.
+
+This is the second place that reaches into DBOS's private parts (the first is
+:meth:`~brainsync.jobs.engine.DbosEngine._reclaim`); ``test_the_engine_private_api_...``
+fails when a new DBOS version moves them. DBOS is pinned to a minor version.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from dbos._core import execute_dequeued_workflow
+from dbos._dbos import _get_dbos_instance
+from dbos._utils import GlobalParams, generate_uuid
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+#: Pauses before each retry after a job ended: its outcome is written just after it returns.
+_AFTER_RUN_BACKOFF = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
+
+
+class Dispatcher:
+    """Claims this worker's queued jobs as soon as there may be one to claim."""
+
+    def __init__(self, queues: list[str]) -> None:
+        self._queues = queues
+        self._wake = threading.Event()
+        self._after_run = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="brainsync-dispatch", daemon=True)
+
+    def start(self) -> None:
+        """Start claiming in a background thread (after DBOS launched)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop claiming (before DBOS is destroyed, so no claim races the shutdown)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def wake(self, *, after_run: bool = False) -> None:
+        """Look for work now; ``after_run``: a job of ours just ended, its lane frees soon."""
+        if after_run:
+            self._after_run.set()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            after_run = self._after_run.is_set()
+            self._after_run.clear()
+            pauses = _AFTER_RUN_BACKOFF if after_run else (0.0,)
+            self._claim_with_backoff(pauses)
+
+    def _claim_with_backoff(self, pauses: tuple[float, ...]) -> None:
+        for pause in pauses:
+            if pause and self._stop.wait(pause):
+                return
+            self._safe_claim()
+            if self._wake.is_set():
+                return  # something new arrived: the loop looks again at once
+
+    def _safe_claim(self) -> int:
+        try:
+            return sum(claim(queue) for queue in self._queues if not self._stop.is_set())
+        except Exception:
+            # A lost race or a busy database: the queue's own poll claims it later.
+            log.debug("immediate job claim failed; the queue poll takes over", exc_info=True)
+            return 0
+
+
+def claim(queue_name: str) -> int:
+    """One claim round on ``queue_name`` for this process's worker; returns jobs started.
+
+    The same round as DBOS's queue thread for a queue with ``partition_concurrency=1``
+    (brainsync's only kind): every lane whose previous job finished gets its next one.
+    """
+    dbos = _get_dbos_instance()
+    queue = dbos._sys_db.get_queue(queue_name)
+    if queue is None:
+        return 0
+    budget = sys.maxsize
+    if queue._worker_concurrency is not None:
+        running = dbos._active_workflows_set.count_for_queue(queue_name)
+        budget = queue._worker_concurrency - running
+    if budget <= 0:
+        return 0
+    owner = generate_uuid()
+    claimed = dbos._sys_db.start_queued_partitioned_workflows(
+        queue, GlobalParams.executor_id, GlobalParams.app_version, budget, owner_xid=owner
+    )
+    for workflow_id in claimed:
+        status = dbos._sys_db.get_workflow_status(workflow_id)
+        if status is None:
+            continue
+        try:
+            execute_dequeued_workflow(dbos, status, owner)
+        except Exception:
+            log.exception("job %s could not start", workflow_id)
+    return len(claimed)
