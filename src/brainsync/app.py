@@ -19,7 +19,6 @@ from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.entity_access import EntityAccess
 from brainsync.errors import (
     BrainsyncError,
-    JobError,
 )
 from brainsync.events import EventBus
 from brainsync.plugins import build_plugin_manager, entity_types
@@ -32,6 +31,7 @@ from brainsync.sync.engine import SyncEngine
 from brainsync.sync.files import FileIO
 from brainsync.sync.folder_runs import FolderRuns
 from brainsync.sync.folders import FolderPlace, Joined
+from brainsync.sync.last_scan import fresh_scan, save_last_scan
 from brainsync.sync.planner import PlanRequest
 from brainsync.sync.requests import run_request
 from brainsync.sync.scan import IgnoredPath, ignored_paths
@@ -41,6 +41,7 @@ from brainsync.sync.watch_state import WatchState, read_watch_states
 if TYPE_CHECKING:
     from brainsync.jobs import Job, JobHandle, JobService
     from brainsync.jobs.lock import WorkerLock
+    from brainsync.jobs.reader import JobReader, JobRecords
     from brainsync.sync.engine import SyncOperation
     from brainsync.sync.watcher import Watcher
 
@@ -59,6 +60,7 @@ class Brain:
         self._io: FileIO | None = None
         self._engine: SyncEngine | None = None
         self._jobs: JobService | None = None
+        self._reader: JobReader | None = None
         self._worker_lock: WorkerLock | None = None
         self._others: dict[Path, Brain] = {}
         self._lock = threading.Lock()
@@ -76,6 +78,9 @@ class Brain:
         if self._jobs is not None:
             self._jobs.close()
             self._jobs = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._worker_lock is not None:
             self._worker_lock.release()
             self._worker_lock = None
@@ -181,43 +186,18 @@ class Brain:
     def jobs(self, *, worker: bool = True, require_worker: bool = False) -> JobService:
         """The job service, opened on first use; ``worker`` makes this process run jobs.
 
-        Only one process per executor id runs jobs (a lock in the state folder): when
-        another live worker holds it, this process enqueues and observes, and that worker
-        does the work, unless ``require_worker`` makes that an error. The first call
-        decides the mode for the life of this brain.
+        When another live worker holds this executor id, this process enqueues and
+        observes, unless ``require_worker`` makes that an error
+        (:func:`~brainsync.jobs.opening.open_job_service`). The first call decides the
+        mode for the life of this brain.
         """
         if self._jobs is None:
-            from brainsync.jobs import JobService  # imports the job engine: only when needed
+            from brainsync.jobs.opening import open_job_service  # imports the job engine
 
-            self.settings.state_home.mkdir(parents=True, exist_ok=True)
-            worker = worker and self._take_worker_lock(require_worker)
-            self._jobs = JobService(
-                self.settings.jobs_url,
-                self._operation,
-                executor_id=self.settings.executor_id,
-                host=self.settings.host,
-                heartbeat_seconds=self.settings.heartbeat_seconds,
-                dead_after_seconds=self.settings.host_dead_seconds,
-                deadline_seconds=self.settings.job_deadline_seconds,
-                poll_interval_seconds=self.settings.job_poll_seconds,
-                start_worker=worker,
-                worker_concurrency=self.settings.worker_concurrency,
-                log_file=self.settings.state_home / "brainsync.log",
+            self._jobs, self._worker_lock = open_job_service(
+                self.settings, self._operation, worker=worker, require_worker=require_worker
             )
         return self._jobs
-
-    def _take_worker_lock(self, required: bool) -> bool:
-        from brainsync.jobs.lock import WorkerLock
-
-        self._worker_lock = WorkerLock(self.settings.state_home, self.settings.executor_id)
-        if self._worker_lock.acquire():
-            return True
-        if required:
-            raise JobError(
-                f"a worker with executor id {self.settings.executor_id!r} already runs here "
-                f"({self._worker_lock.path}); give this one another BRAINSYNC_EXECUTOR_ID"
-            )
-        return False
 
     def start(
         self, kind: str, params: Mapping[str, Any] | None = None, *, worker: bool = True
@@ -337,24 +317,28 @@ class Brain:
 
     # -- status -----------------------------------------------------------------------------
 
-    def _recent_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
-        """Running and recent jobs with their error summaries (none before the first job)."""
-        url = self.settings.jobs_url
-        if self._jobs is None and url.startswith("sqlite:///") and not Path(url[10:]).exists():
-            return []
-        return [job_summary(job) for job in self.jobs(worker=False).list(limit=limit)]
+    def job_records(self) -> JobRecords:
+        """Jobs to read (list, status): the job service when open, else a reader that
+        never imports or starts the job engine (quick commands stay quick)."""
+        if self._jobs is not None:
+            return self._jobs
+        if self._reader is None:
+            from brainsync.jobs.reader import JobReader
 
-    def status(self, *, pending: bool = True) -> Status:
-        """Counts, last runs and (by a dry-run sync) what the next sync would do."""
+            deadline = self.settings.job_deadline_seconds
+            self._reader = JobReader(self.settings.jobs_url, deadline_seconds=deadline)
+        return self._reader
+
+    def status(self, *, pending: bool = False) -> Status:
+        """Counts, last runs, jobs and watch state, from stored facts (at once at any size).
+
+        ``pending`` also plans a dry-run sync now (what the next sync would do), and keeps
+        its summary as the folder's last scan, which a plain status then shows with its age.
+        """
         folder = self.folder()
-        report, problem = None, None
-        if pending:
-            try:
-                report = self.run("sync", {"dry_run": True})
-            except BrainsyncError as exc:  # status must answer even when a sync would refuse
-                problem = str(exc)
+        report, problem = self._plan_pending(folder) if pending else (None, None)
         return Status(
-            jobs=self._recent_jobs(),
+            jobs=[job_summary(job) for job in self.job_records().list(limit=10)],
             directory=str(self.settings.root),
             store=self.store.url,
             counts=self.store.count_by_type(),
@@ -363,7 +347,17 @@ class Brain:
             pending=report,
             problem=problem,
             watch=self.watch_state(),
+            last_scan=None if pending or folder is None else fresh_scan(self.store, folder),
         )
+
+    def _plan_pending(self, folder: FolderRecord | None) -> tuple[Report | None, str | None]:
+        try:
+            report = self.run("sync", {"dry_run": True})
+        except BrainsyncError as exc:  # status must answer even when a sync would refuse
+            return None, str(exc)
+        if folder is not None:
+            save_last_scan(self.store, folder.id, report)
+        return report, None
 
     # -- watch ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from brainsync.report import Report
 from brainsync.store.records import FolderRecord
+from brainsync.sync.last_scan import LastScan
 from brainsync.sync.watch_state import WatchState
 
 if TYPE_CHECKING:
@@ -26,8 +27,12 @@ class Status:
     folder: FolderRecord | None
     #: Every folder of the store (any host), this one included.
     folders: list[FolderRecord]
+    #: A dry-run sync planned for this status (``status --pending``), else None.
     pending: Report | None
     problem: str | None = None
+    #: The last stored scan (what the next sync would have done then), when no real
+    #: run of this folder came after it.
+    last_scan: LastScan | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
     #: The watch state of the folders watched from this state folder (any process).
     watch: list[WatchState] = field(default_factory=list)
@@ -47,7 +52,8 @@ class Status:
     @property
     def ignored(self) -> dict[str, int]:
         """How many paths each ignore rule leaves out, by rule (as the next sync scans)."""
-        return {} if self.pending is None else dict(self.pending.ignored)
+        scanned = self.pending or (self.last_scan.report if self.last_scan else None)
+        return {} if scanned is None else dict(scanned.ignored)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -61,6 +67,7 @@ class Status:
             "tracked_files": self.tracked_files,
             "last_runs": self.last_runs,
             "pending": self.pending.to_dict() if self.pending else None,
+            "last_scan": self.last_scan.to_dict() if self.last_scan else None,
             "ignored": self.ignored,
             "problem": self.problem,
             "jobs": self.jobs,

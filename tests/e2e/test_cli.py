@@ -34,11 +34,20 @@ def test_sync_then_status(tmp_path: Path, sample: Path) -> None:
     assert (tmp_path / ".brainsync" / "brain-data.sqlite").is_file()
     status = json.loads(brainsync(tmp_path, "status", "--json").stdout)
     assert status["counts"] == {"note": 4, "post": 2}
-    assert status["pending"]["unchanged"] == 6
+    # from stored facts: no scan ran, so nothing is claimed about pending changes
+    assert status["pending"] is None and status["last_scan"] is None
     assert "sync" in status["last_runs"]
+    assert status["jobs"][0]["kind"] == "sync" and status["jobs"][0]["state"] == "succeeded"
+    scanned = json.loads(brainsync(tmp_path, "status", "--pending", "--json").stdout)
+    assert scanned["pending"]["unchanged"] == 6
+    again = json.loads(brainsync(tmp_path, "status", "--json").stdout)
+    assert again["pending"] is None and again["last_scan"]["report"]["unchanged"] == 6
+    assert "pending as of the last scan" in brainsync(tmp_path, "status").stdout
     human = brainsync(tmp_path, "sync")
     assert human.returncode == 0
     assert "0 created, 0 updated, 0 deleted, 0 moved, 6 unchanged" in human.stdout
+    # a real run since the scan makes it out of date: it is no longer shown
+    assert json.loads(brainsync(tmp_path, "status", "--json").stdout)["last_scan"] is None
 
 
 def test_entity_commands_and_export(tmp_path: Path, sample: Path) -> None:

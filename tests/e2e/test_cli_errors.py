@@ -17,7 +17,7 @@ import sys
 import brainsync.app
 from brainsync.interfaces.cli import main
 
-def broken(self):
+def broken(self, **options):
     raise RuntimeError("boom")
 
 brainsync.app.Brain.status = broken

@@ -27,6 +27,6 @@ def test_status_counts_and_lists_ignored_paths(tmp_path: Path) -> None:
     assert text.returncode == 0, text.stderr
     assert "not synced (ignore rules): backup 1, not-markdown 1, underscore-folder 1" in text.stdout
     assert "ignored: note.md~ [backup]" in text.stdout
-    plain = brainsync(tmp_path, "status")
+    plain = brainsync(tmp_path, "status", "--pending")
     assert "not synced (ignore rules)" in plain.stdout
     assert "ignored: note.md~" not in plain.stdout

@@ -156,12 +156,20 @@ def status_cmd(
     ctx: typer.Context,
     as_json: JsonOpt = False,
     ignored: Annotated[
-        bool, typer.Option("--ignored", help="List every ignored path with its rule.")
+        bool,
+        typer.Option("--ignored", help="List every ignored path with its rule (scans now)."),
+    ] = False,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending", help="Scan now: what the next sync would do (a dry run; kept for later)."
+        ),
     ] = False,
 ) -> None:
-    """Counts by type, last runs, pending changes, conflicts, invalid and ignored files."""
+    """Counts, last runs, jobs, watch state and the last scan; --pending scans now."""
     with open_brain(ctx) as brain:
-        status = brain.status()
+        # listing ignored paths walks the folder anyway: count them by the same scan
+        status = brain.status(pending=pending or ignored)
         paths = brain.ignored() if ignored else None
     if as_json:
         data = status.to_dict()

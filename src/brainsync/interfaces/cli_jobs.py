@@ -46,7 +46,7 @@ def jobs_cmd(
 ) -> None:
     """List recent jobs, newest first."""
     with open_brain(ctx) as brain:
-        jobs = brain.jobs(worker=False).list(_state(state), limit)
+        jobs = brain.job_records().list(_state(state), limit)
     if as_json:
         print_json(out, [job_dict(job) for job in jobs])
         return
@@ -65,7 +65,7 @@ def _runs_on(job: Job) -> str:
 def job_show(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
     """One job: state, progress, times, result and every per-item error."""
     with open_brain(ctx) as brain:
-        job = brain.jobs(worker=False).status(job_id)
+        job = brain.job_records().status(job_id)
     if as_json:
         print_json(out, job_dict(job))
     else:

@@ -106,6 +106,12 @@ def print_status(
         console.print(f"[bold red]next sync would refuse:[/] {status.problem}")
     if status.pending is not None:
         print_report(console, "pending (next sync)", status.pending)
+    elif status.last_scan is not None:
+        age = _age(status.last_scan.age_seconds())
+        title = f"pending as of the last scan, {age} ago (`brainsync status --pending` scans now)"
+        print_report(console, title, status.last_scan.report)
+    elif status.problem is None:
+        console.print("pending: not scanned since the last run; `brainsync status --pending` scans")
     if status.ignored:
         counts = ", ".join(f"{rule} {n}" for rule, n in sorted(status.ignored.items()))
         console.print(f"not synced (ignore rules): {counts}", markup=False, highlight=False)
@@ -114,6 +120,14 @@ def print_status(
     lines += [_job_line(job) for job in status.jobs]
     for line in lines:
         console.print(line, markup=False, highlight=False)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _print_folder(console: Console, status: Status) -> None:

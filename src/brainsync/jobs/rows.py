@@ -1,11 +1,14 @@
-"""Reading DBOS workflow rows: the pieces of a :class:`~brainsync.jobs.records.Job`."""
+"""Reading DBOS workflow rows: the pieces of a :class:`~brainsync.jobs.records.Job`.
+
+A row is DBOS's own ``WorkflowRow`` (in the engine) or the reader's
+:class:`~brainsync.jobs.reader.StoredRow` (quick commands, no DBOS import): both have the
+attributes of :class:`WorkflowRow`.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from dbos import WorkflowStatus
+from typing import Any, Protocol
 
 from brainsync.errors import named_in
 from brainsync.jobs.queues import host_of
@@ -16,6 +19,7 @@ __all__ = [
     "GAVE_UP",
     "QUEUE_ATTR",
     "STATES",
+    "WorkflowRow",
     "epoch_time",
     "error_text",
     "failure",
@@ -29,6 +33,37 @@ __all__ = [
 #: resume must put it back on the same one (its host's).
 QUEUE_ATTR = "queue"
 GAVE_UP = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+
+class WorkflowRow(Protocol):
+    """What brainsync reads of a job's workflow row (DBOS's status record)."""
+
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def input(self) -> Any: ...
+    @property
+    def output(self) -> Any: ...
+    @property
+    def error(self) -> Any: ...
+    @property
+    def created_at(self) -> int | None: ...
+    @property
+    def dequeued_at(self) -> int | None: ...
+    @property
+    def completed_at(self) -> int | None: ...
+    @property
+    def queue_name(self) -> str | None: ...
+    @property
+    def queue_partition_key(self) -> str | None: ...
+    @property
+    def executor_id(self) -> str | None: ...
+    @property
+    def attributes(self) -> dict[str, Any] | None: ...
+
+
 #: DBOS's workflow states as brainsync's job states.
 STATES = {
     "ENQUEUED": JobState.QUEUED,
@@ -41,7 +76,7 @@ STATES = {
 }
 
 
-def job_of(row: WorkflowStatus, progress: Progress, deadline_seconds: float) -> Job:
+def job_of(row: WorkflowRow, progress: Progress, deadline_seconds: float) -> Job:
     """The job a workflow row records, with its latest ``progress``."""
     state = STATES.get(row.status, JobState.FAILED)
     kind, params, lane = inputs(row)
@@ -67,13 +102,13 @@ def job_of(row: WorkflowStatus, progress: Progress, deadline_seconds: float) -> 
     )
 
 
-def queue_of(row: WorkflowStatus) -> str | None:
+def queue_of(row: WorkflowRow) -> str | None:
     """The queue a job waits on or ran from (kept in its attributes across a cancel)."""
     recorded = (row.attributes or {}).get(QUEUE_ATTR)
     return str(recorded) if recorded else row.queue_name
 
 
-def inputs(row: WorkflowStatus) -> tuple[str, dict[str, Any], str | None]:
+def inputs(row: WorkflowRow) -> tuple[str, dict[str, Any], str | None]:
     args = tuple(row.input["args"]) if isinstance(row.input, dict) else ()
     kind = str(args[0]) if args else "?"
     params = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
@@ -85,11 +120,11 @@ def epoch_time(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def result(row: WorkflowStatus) -> Report | None:
+def result(row: WorkflowRow) -> Report | None:
     return Report.from_dict(row.output) if isinstance(row.output, dict) else None
 
 
-def error_text(row: WorkflowStatus) -> str:
+def error_text(row: WorkflowRow) -> str:
     if row.status == GAVE_UP:
         return "the job's worker crashed too many times; resume it to try again"
     return str(row.error) if row.error is not None else "unknown error"

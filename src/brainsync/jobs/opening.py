@@ -1,0 +1,58 @@
+"""Opening the job service a brain's settings describe, as a worker when this process may be.
+
+Imports the job engine (DBOS): only called when a command really runs or controls jobs.
+"""
+
+from __future__ import annotations
+
+from brainsync.config import Settings
+from brainsync.errors import JobError
+from brainsync.jobs.lock import WorkerLock
+from brainsync.jobs.operation import OperationFactory
+from brainsync.jobs.service import JobService
+
+__all__ = ["open_job_service"]
+
+
+def open_job_service(
+    settings: Settings, factory: OperationFactory, *, worker: bool, require_worker: bool
+) -> tuple[JobService, WorkerLock | None]:
+    """The job service, and the worker lock this process holds when it runs jobs.
+
+    Only one process per executor id runs jobs (a lock in the state folder): when another
+    live worker holds it, this process enqueues and observes, and that worker does the
+    work, unless ``require_worker`` makes that an error.
+    """
+    settings.state_home.mkdir(parents=True, exist_ok=True)
+    lock = _take_worker_lock(settings, require_worker) if worker else None
+    try:
+        service = JobService(
+            settings.jobs_url,
+            factory,
+            executor_id=settings.executor_id,
+            host=settings.host,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            dead_after_seconds=settings.host_dead_seconds,
+            deadline_seconds=settings.job_deadline_seconds,
+            poll_interval_seconds=settings.job_poll_seconds,
+            start_worker=lock is not None,
+            worker_concurrency=settings.worker_concurrency,
+            log_file=settings.state_home / "brainsync.log",
+        )
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return service, lock
+
+
+def _take_worker_lock(settings: Settings, required: bool) -> WorkerLock | None:
+    lock = WorkerLock(settings.state_home, settings.executor_id)
+    if lock.acquire():
+        return lock
+    if required:
+        raise JobError(
+            f"a worker with executor id {settings.executor_id!r} already runs here "
+            f"({lock.path}); give this one another BRAINSYNC_EXECUTOR_ID"
+        )
+    return None
