@@ -6,6 +6,7 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +68,45 @@ def test_read_snapshot_does_not_follow_a_final_symlink(tmp_path: Path) -> None:
     (root / "s.md").symlink_to(secret)
     with pytest.raises(OSError):
         read_snapshot(PathGuard(root), "s.md")
+
+
+def test_read_snapshot_reads_a_large_file_whole(tmp_path: Path) -> None:
+    data = os.urandom(300_000)
+    (tmp_path / "big.md").write_bytes(data)
+    snap = read_snapshot(PathGuard(tmp_path), "big.md")
+    assert snap is not None and snap.data == data and snap.size == len(data)
+
+
+def test_read_snapshot_below_a_missing_folder_opens_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(os, "open", _spy(calls, "open", os.open))
+    assert read_snapshot(PathGuard(tmp_path), "missing/x.md") is None
+    assert calls == []
+
+
+def test_a_write_costs_the_least_system_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One open (the temp file), one stat of it, one rename; no stat of any path."""
+    calls: list[str] = []
+    for name in ("open", "fstat", "lstat", "stat", "replace", "utime", "close", "write"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, _spy(calls, name, real))
+    guard = PathGuard(tmp_path)
+    atomic_write(guard, "a/first.md", b"x", None)  # makes the folder
+    calls.clear()
+    atomic_write(guard, "a/second.md", b"y", datetime(2024, 1, 2, tzinfo=UTC))
+    assert calls == ["open", "write", "utime", "fstat", "close", "replace"]
+
+
+def _spy(calls: list[str], name: str, real: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    return spy
 
 
 def test_remove_file(tmp_path: Path) -> None:

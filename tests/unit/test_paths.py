@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from brainsync.entities import EntityKey
 from brainsync.errors import InvalidInputError, UnsafePathError
-from brainsync.sync.paths import MAX_NAME_BYTES, PathMapper, clash_key, ensure_inside
+from brainsync.sync.paths import (
+    MAX_NAME_BYTES,
+    PathGuard,
+    PathMapper,
+    clash_key,
+    ensure_inside,
+)
 
 TYPES = ["note", "post", "site-content"]
 MAPPER = PathMapper(TYPES)
@@ -257,6 +263,58 @@ def test_ensure_inside_rejects_symlink_loop(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(UnsafePathError):
         ensure_inside(tmp_path, "loop/x.md")
+
+
+def test_guard_locate_is_none_below_a_missing_folder(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    guard = PathGuard(tmp_path)
+    assert guard.locate("a/x.md") == str(tmp_path / "a" / "x.md")
+    assert guard.locate("a/missing/x.md") is None
+    (tmp_path / "file.md").write_text("x")
+    assert guard.locate("file.md/x.md") is None  # a file where a folder should be
+
+
+def test_guard_stats_each_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    guard = PathGuard(tmp_path)
+    seen: list[str] = []
+    real_lstat = os.lstat
+
+    def spy(path: str) -> os.stat_result:
+        seen.append(os.path.relpath(path, tmp_path))
+        return real_lstat(path)
+
+    monkeypatch.setattr(os, "lstat", spy)
+    for name in ("x.md", "y.md", "z.md"):
+        guard.check(f"a/b/{name}")
+    guard.check("a/other.md")
+    assert seen == ["a", "a/b"]  # the root is known; each folder below it is stat'ed once
+
+
+def test_guard_refuses_a_link_below_a_verified_folder(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    outside.mkdir()
+    guard = PathGuard(root)
+    guard.check("a/x.md")
+    (root / "a" / "evil").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="outside"):
+        guard.check("a/evil/x.md")
+
+
+def test_guard_does_not_remember_a_missing_folder(tmp_path: Path) -> None:
+    """A folder found missing is looked at again: it may come back as a link out."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    guard = PathGuard(root)
+    assert guard.locate("late/x.md") is None
+    (root / "late").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="outside"):
+        guard.locate("late/x.md")
+    with pytest.raises(UnsafePathError, match="outside"):
+        guard.make_parent("late/deeper/x.md")
+    assert list(outside.iterdir()) == []
 
 
 # --- properties --------------------------------------------------------------------------

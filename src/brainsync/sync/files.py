@@ -13,11 +13,12 @@ touches a file of anyone else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
+import random
 import re
-import secrets
 import socket
 import stat as stat_module
 import time
@@ -47,6 +48,11 @@ TEMP_MAX_AGE_SECONDS = 3600
 
 log = logging.getLogger(__name__)
 
+#: Bytes asked of each read after the first (which asks for the whole file).
+_BLOCK = 1 << 16
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_TEMP_ATTEMPTS = 8
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -64,15 +70,31 @@ class FileSnapshot:
 
 def read_snapshot(guard: PathGuard, rel: str) -> FileSnapshot | None:
     """Read one file under the guard's root; ``None`` when it does not exist (any more)."""
-    target = guard.check(rel)
+    target = guard.locate(rel)
+    if target is None:
+        return None  # a parent folder is missing: no need to try the file
     try:
-        fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(target, os.O_RDONLY | _NOFOLLOW)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        data = handle.read()
+    try:
+        info = os.fstat(fd)
+        data = _read_to_end(fd, info.st_size)
+    finally:
+        os.close(fd)
     return FileSnapshot(rel, data, hashlib.sha256(data).hexdigest(), info.st_size, info.st_mtime_ns)
+
+
+def _read_to_end(fd: int, size: int) -> bytes:
+    """Every byte from ``fd``: the size the stat gave (and one more) in one read, then on
+    to the end, as a file may grow meanwhile. Plain ``os.read``: a file object would cost
+    three system calls more."""
+    blocks = []
+    want = size + 1
+    while block := os.read(fd, want):
+        blocks.append(block)
+        want = _BLOCK
+    return b"".join(blocks)
 
 
 def atomic_write(
@@ -80,22 +102,25 @@ def atomic_write(
 ) -> os.stat_result:
     """Write ``data`` to ``rel`` under the guard's root atomically; return the new stat.
 
-    The temp file (see :func:`temp_name`) is one the scan ignores while it exists.
+    The temp file (see :func:`temp_name`) is one the scan ignores while it exists. Per
+    file this is the least a write that is never torn can do (K1): create the temp file,
+    write, set the mtime, stat it (what the sync record holds, as the file system keeps
+    it), close, rename; no file object, no stat of the target (a rename keeps the stat).
     """
     target = guard.make_parent(rel)
     folder, name = os.path.split(target)
-    temp = os.path.join(folder, temp_name(name))
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd, temp = _create_temp(folder, name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        try:
+            _write_all(fd, data)
             if fsync:
                 os.fsync(fd)
             if mtime is not None:
                 stamp = int(mtime.timestamp() * 1_000_000_000)
                 os.utime(fd, ns=(stamp, stamp))
-            info = os.fstat(fd)  # a rename keeps size and mtime: no stat of the target needed
+            info = os.fstat(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -104,12 +129,31 @@ def atomic_write(
     return info
 
 
+def _create_temp(folder: str, name: str) -> tuple[int, str]:
+    """Create a new temp file for ``name`` in ``folder``: its descriptor and path."""
+    for _ in range(_TEMP_ATTEMPTS):
+        temp = os.path.join(folder, temp_name(name))
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), temp
+        except FileExistsError:
+            continue  # the same random token twice: draw another
+    raise FileExistsError(f"no free temp file name for {name!r} in {folder!r}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def temp_name(name: str, pid: int | None = None) -> str:
     """The temp file name for a write of ``name`` by process ``pid`` (default: this one).
 
     ``name`` is cut, at a character boundary, so that the temp name fits in a file name.
     """
-    tail = f".{_host_tag()}-{pid or os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    # the token only has to differ from this process's other temp names (O_EXCL catches
+    # the rare repeat): no system call for it, as ``secrets`` would make
+    tail = f".{_host_tag()}-{pid or os.getpid()}-{random.getrandbits(32):08x}{TEMP_SUFFIX}"
     room = MAX_NAME_BYTES - 1 - len(tail)
     stem = name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
     return f".{stem}{tail}"
@@ -187,8 +231,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@functools.cache
 def _host_tag() -> str:
-    """A short, file-name-safe stand-in for this host's name."""
+    """A short, file-name-safe stand-in for this host's name (asked once per process)."""
     return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 

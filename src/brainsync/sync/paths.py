@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -152,46 +153,70 @@ class PathGuard:
     component itself is not followed: readers open it with ``O_NOFOLLOW`` and writers
     replace it. A guard lives for one chunk: resolving every parent of every file was
     half the cost of an export, and a folder verified a moment ago is verified still.
+    Folders are verified one level at a time below the deepest one already verified, so
+    a new folder costs one ``lstat`` and a known one none.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
+        self._verified: set[str] = set()
         try:
             self._real_root = os.path.realpath(root, strict=True)
+            self._verified.add("")
         except OSError:
             self._real_root = os.path.realpath(root)
-        self._verified: set[str] = set()
 
     def check(self, rel: PurePosixPath | str) -> str:
         """The absolute path of ``rel`` as a string, or UnsafePathError."""
-        text = str(rel)
-        if "\x00" in text:
-            raise UnsafePathError(f"path {text!r} contains a NUL byte")
-        if text.startswith("/"):
-            raise UnsafePathError(f"path {text!r} is absolute")
-        parts = text.split("/")
-        if ".." in parts:
-            raise UnsafePathError(f"path {text!r} contains '..'")
-        if not text or text == ".":
-            raise UnsafePathError("empty path")
+        text = _relative(rel)
         parent = text.rpartition("/")[0]
         if parent not in self._verified:
             self._verify(parent, text)
         return os.path.join(self.root, text)
 
+    def locate(self, rel: str) -> str | None:
+        """Like :meth:`check`, but None when a parent folder is missing: then the file is
+        too, and a reader need not ask the file system again."""
+        text = _relative(rel)
+        parent = text.rpartition("/")[0]
+        if parent not in self._verified and not self._verify(parent, text):
+            return None
+        return os.path.join(self.root, text)
+
     def make_parent(self, rel: str) -> str:
         """Like :meth:`check`, creating the parent folders first when they are missing."""
-        target = self.check(rel)
+        target = self.check(rel)  # before creating anything: no folder is made through a link
         if rel.rpartition("/")[0] in self._verified:
             return target  # verified folders existed when they were verified
-        folder = os.path.dirname(target)
-        if not os.path.isdir(folder):
-            os.makedirs(folder, exist_ok=True)
-            self._verified.discard(rel.rpartition("/")[0])
-            target = self.check(rel)  # the folders now exist: none may be a link out
-        return target
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return self.check(rel)  # the folders now exist: none may be a link out
 
-    def _verify(self, parent: str, text: str) -> None:
+    def _verify(self, parent: str, text: str) -> bool:
+        """Verify ``parent`` level by level from the deepest verified folder; False when a
+        level is missing (nothing below it exists, so nothing there can be followed out)."""
+        parts = parent.split("/") if parent else []
+        depth = len(parts)
+        while depth > 0 and "/".join(parts[:depth]) not in self._verified:
+            depth -= 1
+        if depth == 0 and "" not in self._verified:
+            return self._resolve(parent, text)  # the root was missing when the guard began
+        for level in range(depth, len(parts)):
+            folder = "/".join(parts[: level + 1])
+            try:
+                mode = os.lstat(os.path.join(self.root, folder)).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+            except OSError as exc:
+                raise UnsafePathError(f"path {text!r} cannot be resolved: {exc}") from exc
+            if stat.S_ISLNK(mode):
+                return self._resolve(parent, text)  # a link: where it leads decides
+            if not stat.S_ISDIR(mode):
+                return False  # a file where a folder should be: the path cannot exist
+            self._verified.add(folder)
+        return True
+
+    def _resolve(self, parent: str, text: str) -> bool:
+        """Verify ``parent`` by its real path (all links resolved); True when it exists."""
         folder = os.path.join(self.root, parent) if parent else self.root
         try:
             real = os.path.realpath(folder, strict=True)
@@ -204,6 +229,21 @@ class PathGuard:
             raise UnsafePathError(f"path {text!r} leads outside {self.root!r} through a symlink")
         if exists:
             self._verified.add(parent)
+        return exists
+
+
+def _relative(rel: PurePosixPath | str) -> str:
+    """``rel`` as text, when it is a relative path that stays below its root by its name."""
+    text = str(rel)
+    if "\x00" in text:
+        raise UnsafePathError(f"path {text!r} contains a NUL byte")
+    if text.startswith("/"):
+        raise UnsafePathError(f"path {text!r} is absolute")
+    if ".." in text.split("/"):
+        raise UnsafePathError(f"path {text!r} contains '..'")
+    if not text or text == ".":
+        raise UnsafePathError("empty path")
+    return text
 
 
 def _split(rel: PurePosixPath | str) -> list[str]:

@@ -102,18 +102,22 @@ def conflict_copy_path(path: str, entity_hash: str) -> str:
 
 def changed_since_read(item: Item) -> bool:
     """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
-    target = item.guard.check(item.path)
-    try:
-        info = os.lstat(target)
-    except FileNotFoundError:
-        return item.snapshot is not None
+    target = item.guard.locate(item.path)  # None: its folder is missing, so is the file
+    info = None if target is None else _lstat(target)
     seen = item.snapshot
-    if seen is None:
-        return True
+    if info is None or seen is None:
+        return info is not None or seen is not None
     if (info.st_size, info.st_mtime_ns) == (seen.size, seen.mtime_ns):
         return False
     current = read_snapshot(item.guard, item.path)
     return current is None or current.file_hash != seen.file_hash
+
+
+def _lstat(target: str) -> os.stat_result | None:
+    try:
+        return os.lstat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def unreport_stale(
