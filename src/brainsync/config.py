@@ -11,16 +11,33 @@ import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from brainsync.errors import ConfigError
 
-__all__ = ["CONFLICT_POLICIES", "ENV_PREFIX", "Settings", "load_settings"]
+__all__ = ["CONFLICT_POLICIES", "ENV_PREFIX", "ConflictPolicy", "Settings", "load_settings"]
 
 ENV_PREFIX = "BRAINSYNC_"
-#: ``merge`` (the default) merges edits that do not overlap and keeps both otherwise.
-CONFLICT_POLICIES = ("merge", "keep-both", "file-wins", "db-wins", "fail")
+
+
+class ConflictPolicy(StrEnum):
+    """What a sync does when a file and its entity both changed since the last sync.
+
+    Every policy but ``fail`` keeps the losing side as a conflict copy: nothing is lost.
+    The values are what settings, the CLI and job parameters accept.
+    """
+
+    MERGE = "merge"  # merge edits that do not overlap; keep both otherwise
+    KEEP_BOTH = "keep-both"  # import the file; the database version goes to a copy
+    FILE_WINS = "file-wins"  # the same, reported as the file's win
+    DB_WINS = "db-wins"  # write the database version; the file's goes to a copy
+    FAIL = "fail"  # change nothing; report an error
+
+
+#: The accepted policy names, in the order the documentation lists them.
+CONFLICT_POLICIES = tuple(policy.value for policy in ConflictPolicy)
 DEFAULT_CONFIG_NAME = "brainsync.toml"
 
 
@@ -44,7 +61,8 @@ class Settings:
     delete_share: float = 0.5
     mass_delete_min: int = 5
     propagate_deletes: bool = True
-    conflict_policy: str = "merge"
+    #: Given as text (file, environment, arguments), held as the enum.
+    conflict_policy: ConflictPolicy = ConflictPolicy.MERGE
     #: Entity history kept per entity: at most this many versions (the newest always)...
     history_keep_versions: int = 100
     #: ...and none older than this many days (0: no age limit).
@@ -84,6 +102,8 @@ class Settings:
         if self.conflict_policy not in CONFLICT_POLICIES:
             allowed = ", ".join(CONFLICT_POLICIES)
             raise ConfigError(f"conflict policy must be one of {allowed}")
+        # frozen: the one way to turn a policy given as text into the enum
+        object.__setattr__(self, "conflict_policy", ConflictPolicy(self.conflict_policy))
         if self.chunk_size < 1 or self.io_threads < 1 or self.worker_concurrency < 1:
             raise ConfigError("chunk_size, io_threads and worker_concurrency must be at least 1")
         if self.history_keep_versions < 1 or self.history_keep_days < 0:

@@ -7,10 +7,22 @@ of its chunks.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Conflict", "ItemError", "LeftAlone", "Merged", "Report", "Skip"]
+__all__ = ["Conflict", "Entry", "ItemError", "LeftAlone", "Merged", "Outcome", "Report", "Skip"]
+
+
+class Outcome(enum.Enum):
+    """What a run did with one item, as its report counts it."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    MOVED = "moved"
+    UNCHANGED = "unchanged"
+    VANISHED = "vanished"  # planned, then gone before its chunk ran
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class ItemError:
     error: str
 
 
+#: What a report lists item by item: the items that need a look, and why.
+Entry = Conflict | Merged | LeftAlone | Skip | ItemError
+
+
 @dataclass
 class Report:
     """What a run did, item by item where something needs attention."""
@@ -105,6 +121,36 @@ class Report:
             + len(self.errors)
         )
         return counts + self.vanished + listed
+
+    def count(self, outcome: Outcome) -> None:
+        """Count one item under ``outcome``."""
+        match outcome:
+            case Outcome.CREATED:
+                self.created += 1
+            case Outcome.UPDATED:
+                self.updated += 1
+            case Outcome.DELETED:
+                self.deleted += 1
+            case Outcome.MOVED:
+                self.moved += 1
+            case Outcome.UNCHANGED:
+                self.unchanged += 1
+            case Outcome.VANISHED:
+                self.vanished += 1
+
+    def add(self, entry: Entry) -> None:
+        """List ``entry`` with the others of its kind."""
+        match entry:
+            case Conflict():
+                self.conflicts.append(entry)
+            case Merged():
+                self.merged.append(entry)
+            case LeftAlone():
+                self.left_alone.append(entry)
+            case Skip():
+                self.skipped.append(entry)
+            case ItemError():
+                self.errors.append(entry)
 
     def merge(self, other: Report) -> Report:
         """Add ``other`` into this report (in place) and return it."""

@@ -10,16 +10,16 @@ after it commits.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
-from brainsync.report import ItemError, Report, Skip
+from brainsync.report import ItemError, Outcome, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
 from brainsync.sync.conflicts import ConflictPolicies
 from brainsync.sync.decision import Action, held_back, side_of
@@ -29,15 +29,20 @@ from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
 from brainsync.sync.paths import PathGuard
 from brainsync.sync.work import (
     Item,
+    PlanItem,
     Result,
     RunOptions,
     Write,
     expect,
     make_record,
-    unreport_stale,
+    report_of,
+    void_stale,
 )
 
-__all__ = ["ChunkRunner", "RunOptions"]
+__all__ = ["ChunkRunner", "PlanItem", "RunOptions"]
+
+#: What acts on one item once its action is decided.
+Handler = Callable[["ChunkRunner", Item, RunOptions, Result], None]
 
 
 class ChunkRunner(ConflictPolicies):
@@ -57,36 +62,25 @@ class ChunkRunner(ConflictPolicies):
         self._io = io
         self._bus = bus
 
-    def run(self, items: list[dict[str, Any]], options: RunOptions) -> Report:
-        """Process ``items`` (dicts with ``path``, ``key`` and maybe ``from``/``from_key``)."""
+    def run(self, items: list[PlanItem], options: RunOptions) -> Report:
+        """Process ``items``; the report counts each item once the chunk has committed."""
         loaded = self._load(items, options.folder)
         # the reads (syscalls and hashing, which release the GIL) run in the pool; deciding
         # and parsing are pure Python, where threads only contend for the GIL
         self._io.map(self._read, loaded)
-        results = [self._process(item, options) for item in loaded]
         total = Result()
-        total.changes.folder = options.folder
-        total.changes.writer = f"sync:{options.folder}"
-        for result in results:
-            total.report.merge(result.report)
-            total.changes.upserts.extend(result.changes.upserts)
-            total.changes.deletes.extend(result.changes.deletes)
-            total.changes.records.extend(result.changes.records)
-            total.changes.drop_records.extend(result.changes.drop_records)
-            total.changes.expected.update(result.changes.expected)
-            total.conflicts.extend(result.conflicts)
-            total.writes.extend(result.writes)
+        for item in loaded:
+            total.merge(self._process(item, options))
         self._write_all(total)
-        total.report.dry_run = options.dry_run
         if not options.dry_run:
+            total.changes.folder = options.folder
+            total.changes.writer = f"sync:{options.folder}"
             applied = self._store.apply(total.changes)
-            unreport_stale(total.changes.stale, loaded, results, total.report)
-            stale = {str(key) for key in total.changes.stale}
-            total.report.merged = [m for m in total.report.merged if m.key not in stale]
+            void_stale(total.changes.stale, loaded)
             self._publish(applied, total.conflicts)
-        return total.report
+        return report_of(loaded, options.dry_run)
 
-    def _load(self, items: list[dict[str, Any]], folder: str | None) -> list[Item]:
+    def _load(self, items: list[PlanItem], folder: str | None) -> list[Item]:
         keys = [EntityKey.parse(i["key"]) for i in items]
         keys += [EntityKey.parse(i["from_key"]) for i in items if "from_key" in i]
         paths = [i["path"] for i in items] + [i["from"] for i in items if "from" in i]
@@ -109,13 +103,8 @@ class ChunkRunner(ConflictPolicies):
         for write, outcome in zip(total.writes, outcomes, strict=True):
             if isinstance(outcome, SyncRecord):
                 total.changes.records.append(outcome)
-                continue
-            if isinstance(outcome, Skip):
-                total.report.skipped.append(outcome)
             else:
-                total.report.errors.append(ItemError(write.item.path, outcome))
-            if write.counted is not None:
-                setattr(total.report, write.counted, getattr(total.report, write.counted) - 1)
+                write.item.void(outcome)
 
     @staticmethod
     def _read(item: Item) -> None:
@@ -131,16 +120,16 @@ class ChunkRunner(ConflictPolicies):
                 raise item.read_error
             self._act(item, options, result)
         except BrainsyncError as exc:
-            result.report.errors.append(ItemError(item.path, str(exc)))
+            item.void(ItemError(item.path, str(exc)))
         except OSError as exc:
-            result.report.errors.append(ItemError(item.path, f"{exc.strerror or exc}"))
+            item.void(ItemError(item.path, f"{exc.strerror or exc}"))
         except Exception as exc:  # one odd item must never stop the run: report it
-            result.report.errors.append(ItemError(item.path, f"{type(exc).__name__}: {exc}"))
+            item.void(ItemError(item.path, f"{type(exc).__name__}: {exc}"))
         return result
 
     def _act(self, item: Item, options: RunOptions, result: Result) -> None:
         if item.snapshot is None and item.record is None and item.entity is None:
-            result.report.vanished += 1  # planned, then gone before this chunk (catalogue B5)
+            item.outcome = Outcome.VANISHED  # planned, then gone before this chunk (B5)
             return
         renamed = item.move_from is not None and item.move_from.key == item.key
         if renamed:
@@ -148,21 +137,19 @@ class ChunkRunner(ConflictPolicies):
             return
         action, held = self._decide(item, options)
         if held is not None:
-            report = left_alone(
-                item.path, str(item.key), held, options.direction, options.propagate_deletes
+            item.entries.append(
+                left_alone(
+                    item.path, str(item.key), held, options.direction, options.propagate_deletes
+                )
             )
-            result.report.left_alone.append(report)
             return
         if item.move_from is not None and action is Action.IMPORT and self._movable(item):
             self._move(item, options, result)
             return
         if item.move_from is not None:
             # not a clean move after all: the old path is decided on its own next run
-            result.report.skipped.append(
-                Skip(item.move_from.path, "possible move; re-checked next run")
-            )
-        handler = getattr(self, f"_do_{action.name.lower()}")
-        handler(item, options, result)
+            item.entries.append(Skip(item.move_from.path, "possible move; re-checked next run"))
+        self._HANDLERS[action](self, item, options, result)
 
     @staticmethod
     def _decide(item: Item, options: RunOptions) -> tuple[Action, Action | None]:
@@ -193,22 +180,22 @@ class ChunkRunner(ConflictPolicies):
         old = item.move_from
         assert old is not None
         if item.snapshot is None or os.path.lexists(item.guard.check(old.path)):
-            result.report.skipped.append(Skip(item.path, "possible rename; re-checked next run"))
+            item.entries.append(Skip(item.path, "possible rename; re-checked next run"))
             return
         item.record = replace(old, path=item.path)  # judge both sides against the old record
         action, _ = self._decide(item, options)
         if action is Action.NOTHING:
             if item.snapshot.file_hash != old.file_hash:
                 # renamed and edited, in a run that may not import: leave it for one that does
-                result.report.skipped.append(Skip(item.path, "renamed and edited; run sync"))
+                item.entries.append(Skip(item.path, "renamed and edited; run sync"))
                 return
-            result.report.moved += 1
+            item.outcome = Outcome.MOVED
             if not options.dry_run:
                 info = item.snapshot
                 record = replace(item.record, size=info.size, mtime_ns=info.mtime_ns)
                 result.changes.records.append(record)
         else:
-            getattr(self, f"_do_{action.name.lower()}")(item, options, result)
+            self._HANDLERS[action](self, item, options, result)
         if not options.dry_run:
             result.changes.drop_records.append(old.path)
 
@@ -222,7 +209,7 @@ class ChunkRunner(ConflictPolicies):
     # -- actions ------------------------------------------------------------------------
 
     def _do_nothing(self, item: Item, options: RunOptions, result: Result) -> None:
-        result.report.unchanged += 1
+        item.outcome = Outcome.UNCHANGED
         snap, record = item.snapshot, item.record
         if options.dry_run or snap is None or record is None or snap.file_hash != record.file_hash:
             return
@@ -234,7 +221,7 @@ class ChunkRunner(ConflictPolicies):
 
     def _do_record(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.snapshot is not None and item.entity is not None
-        result.report.unchanged += 1
+        item.outcome = Outcome.UNCHANGED
         result.changes.records.append(
             make_record(item.path, item.key, item.snapshot, item.entity.content_hash)
         )
@@ -243,10 +230,7 @@ class ChunkRunner(ConflictPolicies):
         entity = self._entity_from_file(item, result)
         if entity is None:
             return
-        if item.entity is None:
-            result.report.created += 1
-        else:
-            result.report.updated += 1
+        item.outcome = Outcome.CREATED if item.entity is None else Outcome.UPDATED
         if options.dry_run:
             return
         assert item.snapshot is not None
@@ -258,16 +242,15 @@ class ChunkRunner(ConflictPolicies):
 
     def _do_export(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.entity is not None
-        counted = "created" if item.snapshot is None else "updated"
-        setattr(result.report, counted, getattr(result.report, counted) + 1)
+        item.outcome = Outcome.CREATED if item.snapshot is None else Outcome.UPDATED
         if not options.dry_run:
-            self._write_entity(item, item.entity, options, result, counted)
+            self._write_entity(item, item.entity, options, result)
 
     def _do_delete_entity(self, item: Item, options: RunOptions, result: Result) -> None:
         if os.path.lexists(item.guard.check(item.path)):
-            result.report.skipped.append(Skip(item.path, "file reappeared; not deleted"))
+            item.entries.append(Skip(item.path, "file reappeared; not deleted"))
             return
-        result.report.deleted += 1
+        item.outcome = Outcome.DELETED
         if not options.dry_run:
             result.changes.deletes.append(item.key)
             expect(result, item.key, item.entity)
@@ -275,16 +258,14 @@ class ChunkRunner(ConflictPolicies):
 
     def _do_delete_file(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.snapshot is not None
-        result.report.deleted += 1
-        if options.dry_run:
-            return
-        fresh = read_snapshot(item.guard, item.path)
-        if fresh is not None and fresh.file_hash != item.snapshot.file_hash:
-            result.report.deleted -= 1
-            result.report.skipped.append(Skip(item.path, "file changed just now; not deleted"))
-            return
-        remove_file(item.guard, item.path)
-        result.changes.drop_records.append(item.path)
+        if not options.dry_run:
+            fresh = read_snapshot(item.guard, item.path)
+            if fresh is not None and fresh.file_hash != item.snapshot.file_hash:
+                item.entries.append(Skip(item.path, "file changed just now; not deleted"))
+                return
+            remove_file(item.guard, item.path)
+            result.changes.drop_records.append(item.path)
+        item.outcome = Outcome.DELETED
 
     def _do_reimport_deleted(self, item: Item, options: RunOptions, result: Result) -> None:
         self._conflict(
@@ -307,7 +288,7 @@ class ChunkRunner(ConflictPolicies):
         entity = self._entity_from_file(item, result)
         if entity is None:
             return
-        result.report.moved += 1
+        item.outcome = Outcome.MOVED
         if options.dry_run:
             return
         assert item.snapshot is not None
@@ -327,7 +308,7 @@ class ChunkRunner(ConflictPolicies):
         assert item.snapshot is not None
         text = decode_file(item.snapshot.data)
         if is_probably_incomplete(text):
-            result.report.skipped.append(Skip(item.path, "empty or incomplete; probably mid-write"))
+            item.entries.append(Skip(item.path, "empty or incomplete; probably mid-write"))
             return None
         parsed = parse(text)
         entity_type = self._types.get(item.key.type)
@@ -348,18 +329,13 @@ class ChunkRunner(ConflictPolicies):
         )
 
     def _write_entity(
-        self,
-        item: Item,
-        entity: Entity,
-        options: RunOptions,
-        result: Result,
-        counted: str | None = None,
+        self, item: Item, entity: Entity, options: RunOptions, result: Result
     ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
         data = entity.document.encode("utf-8")
         snapshot = item.snapshot
         if snapshot is None or snapshot.data != data:
-            result.writes.append(Write(item, entity, data, options.fsync, counted))
+            result.writes.append(Write(item, entity, data, options.fsync))
             return
         # identical bytes are never rewritten: the mtime stays
         result.changes.records.append(
@@ -378,3 +354,17 @@ class ChunkRunner(ConflictPolicies):
                 self._bus.publish(event_type(key, change.entity.content_hash))
         for conflict in conflicts:
             self._bus.publish(conflict)
+
+    #: The handler of each action (every action has one: a unit test checks it).
+    _HANDLERS: ClassVar[Mapping[Action, Handler]] = {
+        Action.NOTHING: _do_nothing,
+        Action.RECORD: _do_record,
+        Action.IMPORT: _do_import,
+        Action.EXPORT: _do_export,
+        Action.CONFLICT: ConflictPolicies._do_conflict,
+        Action.DELETE_ENTITY: _do_delete_entity,
+        Action.DELETE_FILE: _do_delete_file,
+        Action.REIMPORT_DELETED: _do_reimport_deleted,
+        Action.RESTORE_FILE: _do_restore_file,
+        Action.DROP_RECORD: _do_drop_record,
+    }

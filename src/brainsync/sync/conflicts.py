@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from brainsync.config import ConflictPolicy
 from brainsync.entities import Entity, EntityType
 from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound
@@ -32,6 +33,13 @@ from brainsync.sync.work import (
 
 __all__ = ["ConflictPolicies"]
 
+#: How the report words a conflict whose file version was imported, by policy.
+_FILE_KEPT = {
+    ConflictPolicy.FILE_WINS: "file version kept; database version saved as copy",
+    ConflictPolicy.KEEP_BOTH: "kept both: file imported, database version saved as copy",
+    ConflictPolicy.MERGE: "kept both: file imported, database version saved as copy",
+}
+
 
 class ConflictPolicies:
     """The conflict handler of a chunk runner, and the merge it tries first."""
@@ -43,12 +51,7 @@ class ConflictPolicies:
         raise NotImplementedError  # the chunk runner parses files
 
     def _write_entity(
-        self,
-        item: Item,
-        entity: Entity,
-        options: RunOptions,
-        result: Result,
-        counted: str | None = None,
+        self, item: Item, entity: Entity, options: RunOptions, result: Result
     ) -> None:
         raise NotImplementedError  # the chunk runner defers writes to its pool
 
@@ -56,18 +59,17 @@ class ConflictPolicies:
         """Both sides changed: ``merge`` merges edits that do not overlap; what does not
         merge, and every other policy but ``fail``, keeps the losing side as a copy."""
         assert item.entity is not None and item.snapshot is not None
+        policy = options.policy
         not_merged = None
-        if options.policy == "merge":
+        if policy is ConflictPolicy.MERGE:
             not_merged = self._merge(item, options, result)
             if not_merged is None:
                 return
-        if options.policy == "fail":
-            result.report.errors.append(
-                ItemError(item.path, "conflict: file and entity both changed")
-            )
+        if policy is ConflictPolicy.FAIL:
+            item.entries.append(ItemError(item.path, "conflict: file and entity both changed"))
             self._conflict(item, "left unresolved (policy fail)", None, result)
             return
-        if options.policy == "db-wins":
+        if policy is ConflictPolicy.DB_WINS:
             copy = conflict_copy_path(item.path, item.snapshot.file_hash)
             resolution = "database version kept; the file's version saved as copy"
             self._conflict(item, resolution, copy, result)
@@ -75,11 +77,7 @@ class ConflictPolicies:
                 atomic_write(item.guard, copy, item.snapshot.data, None, fsync=options.fsync)
                 self._write_entity(item, item.entity, options, result)
             return
-        resolution = (
-            "file version kept; database version saved as copy"
-            if options.policy == "file-wins"
-            else "kept both: file imported, database version saved as copy"
-        )
+        resolution = _FILE_KEPT[policy]
         if not_merged is not None:
             resolution = f"not merged ({not_merged}); {resolution}"
         self._keep_file_version(item, options, result, resolution)
@@ -121,10 +119,10 @@ class ConflictPolicies:
         except BrainsyncError as exc:
             return f"the merge is not a valid {item.key.type}: {exc}"
         if not options.dry_run and changed_since_read(item):
-            result.report.skipped.append(Skip(item.path, "file changed during the run; not merged"))
+            item.entries.append(Skip(item.path, "file changed during the run; not merged"))
             return None
         found = Merged(item.path, str(item.key), [*outcome.from_file], [*outcome.from_store])
-        result.report.merged.append(found)
+        item.entries.append(found)
         if options.dry_run:
             return None
         # the file first: a crash before the commit leaves a conflict that merges the same
@@ -156,5 +154,5 @@ class ConflictPolicies:
     @staticmethod
     def _conflict(item: Item, resolution: str, copy: str | None, result: Result) -> None:
         key = str(item.key)
-        result.report.conflicts.append(Conflict(item.path, key, resolution, copy))
+        item.entries.append(Conflict(item.path, key, resolution, copy))
         result.conflicts.append(ConflictFound(key, item.path, resolution, copy))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from brainsync.config import CONFLICT_POLICIES, Settings
+from brainsync.config import CONFLICT_POLICIES, ConflictPolicy, Settings
 from brainsync.errors import InvalidInputError
 from brainsync.sync.decision import Direction
 from brainsync.sync.planner import PlanRequest
@@ -60,7 +60,7 @@ def run_request(
     options = RunOptions(
         direction,
         folder,
-        policy,
+        ConflictPolicy(policy),
         settings.propagate_deletes,
         bool(params.get("dry_run", False)),
         settings.fsync,

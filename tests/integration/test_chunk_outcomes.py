@@ -1,0 +1,62 @@
+"""A chunk counts each item once, after its commit: what did not happen is listed, never
+counted (a write that failed, an entity that changed in the database meanwhile)."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from brainsync import Brain
+from brainsync.store import ChangeSet, EntityChange
+from brainsync.sync import work
+
+
+def test_a_failed_write_is_an_error_not_a_creation(
+    brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b"):
+        brain.put_entity("note", name, metadata={"title": name}, content=f"{name}\n")
+    real_write = work.atomic_write
+
+    def full_disk(guard: Any, rel: str, *args: Any, **kwargs: Any) -> Any:
+        if rel == "b.md":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(guard, rel, *args, **kwargs)
+
+    monkeypatch.setattr(work, "atomic_write", full_disk)
+    report = brain.export()
+    assert report.created == 1 and report.processed == 2
+    assert [(e.path, e.error) for e in report.errors] == [
+        ("b.md", "[Errno 28] No space left on device")
+    ]
+    assert sorted(disk.tree()) == ["a.md"]
+    monkeypatch.undo()
+    assert brain.export().created == 1  # no record was kept for b.md: it is written now
+
+
+def test_an_entity_changed_during_the_chunk_is_skipped_not_counted(
+    brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    brain.put_entity("note", "a", metadata={"title": "a"}, content="a\n")
+    brain.export()
+    disk.edit("a.md", "---\ntitle: file\n---\nthe file's edit\n")
+    store = brain.store
+    real_apply: Callable[[ChangeSet], list[EntityChange]] = store.apply
+
+    def racing(changes: ChangeSet) -> list[EntityChange]:
+        if changes.writer is not None and changes.writer.startswith("sync:"):
+            # another writer commits just before the chunk does
+            brain.put_entity("note", "a", metadata={"title": "db"}, content="meanwhile\n")
+        return real_apply(changes)
+
+    monkeypatch.setattr(store, "apply", racing)
+    report = brain.import_()
+    assert (report.created, report.updated, report.processed) == (0, 0, 1)
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("a.md", "entity changed in the database during the run; re-checked next run")
+    ]
+    entity = brain.get_entity("note", "a")
+    assert entity is not None and entity.content == "meanwhile\n"
