@@ -70,6 +70,17 @@ class Store(HistoryStore):
         query = query.order_by(entities.c.type, entities.c.id).limit(positive("limit", limit))
         return [entity_from_row(row) for row in self._read(query, "list entities")]
 
+    def summaries_for(self, keys: Sequence[EntityKey]) -> dict[EntityKey, EntitySummary]:
+        """The key, hash and update time of the entities among ``keys`` that exist."""
+        columns = (entities.c.type, entities.c.id, entities.c.content_hash, entities.c.updated)
+        found: dict[EntityKey, EntitySummary] = {}
+        for batch in batches(list(dict.fromkeys(keys))):
+            query = select(*columns).where(key_in(entities, batch))
+            for row in self._read(query, "read entity summaries"):
+                key = EntityKey(row["type"], row["id"])
+                found[key] = EntitySummary(key, row["content_hash"], row["updated"])
+        return found
+
     def iter_summaries(
         self, types: Sequence[str] | None = None, page_size: int = 5000
     ) -> Iterator[EntitySummary]:

@@ -17,7 +17,7 @@ from brainsync.entities import EntityKey
 from brainsync.errors import InvalidInputError, NotFoundError, StoreError
 from brainsync.store.database import Database, batches, positive
 from brainsync.store.records import FolderRecord, SyncRecord, record_from_row, record_row
-from brainsync.store.schema import folders, sync_state
+from brainsync.store.schema import folders, key_in, sync_state
 
 __all__ = ["RUN_KINDS", "SyncStateStore"]
 
@@ -112,6 +112,21 @@ class SyncStateStore(Database):
         for batch in batches(list(dict.fromkeys(paths))):
             query = select(sync_state).where(
                 sync_state.c.folder == folder, sync_state.c.path.in_(batch)
+            )
+            for row in self._read(query, "read records"):
+                found[row["path"]] = record_from_row(row)
+        return found
+
+    def records_for_keys(
+        self, folder: str | None, keys: Sequence[EntityKey]
+    ) -> dict[str, SyncRecord]:
+        """The sync records of ``folder`` whose entity is among ``keys``, by path."""
+        found: dict[str, SyncRecord] = {}
+        if folder is None:
+            return found
+        for batch in batches(list(dict.fromkeys(keys))):
+            query = select(sync_state).where(
+                sync_state.c.folder == folder, key_in(sync_state, batch)
             )
             for row in self._read(query, "read records"):
                 found[row["path"]] = record_from_row(row)

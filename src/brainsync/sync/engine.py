@@ -95,7 +95,9 @@ class SyncOperation:
                 f"folder {folder} was forgotten after this run was queued; start the run "
                 "again and the directory joins as a new folder"
             )
-        if not self._options.dry_run:  # litter of a writer killed mid-write (catalogue K1)
+        # litter of a writer killed mid-write (catalogue K1); a watcher's batch over a few
+        # paths leaves it to the full runs (its startup reconcile, its rescans): O(folder)
+        if not self._options.dry_run and not self._request.paths:
             sweep_temp_files(self._engine.root)
         plan = self._engine.planner.plan(self._request)
         plan.report.notes.extend(self._notes)

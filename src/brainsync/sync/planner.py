@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
+import os
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,20 +23,17 @@ from typing import Any
 from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError, MassDeleteError, RootUnavailableError
 from brainsync.report import Report, Skip
-from brainsync.store import EntitySummary, Store, SyncRecord
+from brainsync.store import Store, SyncRecord
 from brainsync.sync.decision import Direction
 from brainsync.sync.files import read_snapshot
+from brainsync.sync.inventory import Inventory, load_inventory
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
-from brainsync.sync.scan import FileStat, ScanResult, scan
-from brainsync.sync.watch_paths import root_is_empty, scan_paths
+from brainsync.sync.scan import FileStat
+from brainsync.sync.watch_paths import root_is_empty
 
 __all__ = ["Plan", "PlanRequest", "Planner"]
 
 log = logging.getLogger(__name__)
-
-#: A file whose recorded mtime is this close to now may have changed again within the
-#: same timestamp tick without its size moving ("racily clean", as git calls it): hash it.
-RACY_WINDOW_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -64,18 +61,6 @@ class Plan:
 
     chunks: list[list[dict[str, Any]]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
-
-
-@dataclass
-class _Inventory:
-    scan: ScanResult
-    records: dict[str, SyncRecord]
-    entities: dict[EntityKey, EntitySummary]
-    #: Paths an event named: a hint that they changed, so a stat match is not enough.
-    named: frozenset[str] = frozenset()
-    #: Records written this close to now are hashed again (0 in full plans, see _settled).
-    racy_window_ns: int = 0
-    now_ns: int = field(default_factory=time.time_ns)
 
 
 @contextmanager
@@ -128,20 +113,11 @@ class Planner:
         plan.chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
         return plan
 
-    def _inventory(self, request: PlanRequest) -> _Inventory:
-        records = {r.path: r for r in self._store.iter_records(request.folder)}
-        types = list(request.types) or None
-        entities = {s.key: s for s in self._store.iter_summaries(types)}
-        if not request.paths:
-            return _Inventory(scan(self._root, request.max_file_bytes), records, entities)
-        # Full plans stay stat-only: the sync state has no record-write time, so a racy
-        # window there would re-read every file written in the last seconds (R1).
-        scanned = scan_paths(self._root, request.paths, request.max_file_bytes)
-        named = frozenset(request.paths)
-        return _Inventory(scanned, records, entities, named, RACY_WINDOW_NS)
+    def _inventory(self, request: PlanRequest) -> Inventory:
+        return load_inventory(self._store, self._root, self._mapper, request)
 
     def _items(
-        self, inv: _Inventory, request: PlanRequest, report: Report, renames: dict[str, str]
+        self, inv: Inventory, request: PlanRequest, report: Report, renames: dict[str, str]
     ) -> list[tuple[str, EntityKey]]:
         by_path: dict[str, EntityKey] = {}
         for path in inv.scan.files:
@@ -171,12 +147,12 @@ class Planner:
         kept = self._drop_clashes(items, set(inv.records), report)
         return [(path, key) for path, key in kept if not wanted or key.type in wanted]
 
-    @staticmethod
     def _one_path_per_key(
+        self,
         by_path: dict[str, EntityKey],
         new_paths: dict[str, EntityKey],
         record_paths: dict[EntityKey, str],
-        inv: _Inventory,
+        inv: Inventory,
         report: Report,
         renames: dict[str, str],
     ) -> None:
@@ -191,12 +167,16 @@ class Planner:
             groups[key].append(path)
         for key, paths in groups.items():
             known = record_paths.get(key)
-            if known is not None and known in by_path:
+            # a synced twin out of this plan's sight (another batch's path, a held file)
+            # still holds the entity if it is on disk: the new name is the extra one
+            out_of_sight = known is not None and self._unseen_but_present(known, inv)
+            if known is not None and (known in by_path or out_of_sight):
                 paths = [*paths, known]
             if len(paths) < 2:
                 continue
-            present = sorted(p for p in paths if p in inv.scan.files)
-            gone = sorted(p for p in paths if p not in inv.scan.files)
+            seen = set(inv.scan.files) if not out_of_sight else {*inv.scan.files, known}
+            present = sorted(p for p in paths if p in seen)
+            gone = sorted(p for p in paths if p not in seen)
             synced = [p for p in present if p in inv.records]
             keep = (synced or present or gone)[0]
             for path in paths:
@@ -207,6 +187,9 @@ class Planner:
                     report.skipped.append(Skip(path, f"names the same entity as {keep}"))
             if keep not in inv.records and gone:
                 renames[keep] = gone[0]
+
+    def _unseen_but_present(self, path: str, inv: Inventory) -> bool:
+        return inv.scan.is_shadowed(path) and os.path.lexists(self._root / path)
 
     def _key_for_file(
         self, path: str, record: SyncRecord | None, report: Report
@@ -271,7 +254,7 @@ class Planner:
         return sorted(kept)
 
     @staticmethod
-    def _settled(path: str, key: EntityKey, inv: _Inventory) -> bool:
+    def _settled(path: str, key: EntityKey, inv: Inventory) -> bool:
         record = inv.records.get(path)
         stat = inv.scan.files.get(path)
         entity = inv.entities.get(key)
@@ -282,8 +265,8 @@ class Planner:
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash
 
-    def _guard(self, inv: _Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:
-        tracked = len(inv.records)
+    def _guard(self, inv: Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:
+        tracked = inv.tracked
         empty = root_is_empty(self._root) if req.paths else not inv.scan.files
         emptied = empty and tracked and req.direction is not Direction.EXPORT
         if emptied and not req.force_deletes:
@@ -303,7 +286,7 @@ class Planner:
             )
 
     @staticmethod
-    def _would_delete(item: dict[str, Any], inv: _Inventory, direction: Direction) -> bool:
+    def _would_delete(item: dict[str, Any], inv: Inventory, direction: Direction) -> bool:
         record = inv.records.get(item["path"])
         if record is None:
             return False
@@ -317,9 +300,7 @@ class Planner:
             return stat.size == record.size and stat.mtime_ns == record.mtime_ns
         return False
 
-    def _pair_moves(
-        self, candidates: list[dict[str, Any]], inv: _Inventory
-    ) -> list[dict[str, Any]]:
+    def _pair_moves(self, candidates: list[dict[str, Any]], inv: Inventory) -> list[dict[str, Any]]:
         """Turn 'file gone here, identical new file there' into one move item (same type)."""
         gone: dict[tuple[str, int], list[SyncRecord]] = defaultdict(list)
         for item in candidates:
