@@ -108,8 +108,8 @@ def atomic_write(
     it), close, rename; no file object, no stat of the target (a rename keeps the stat).
     """
     target = guard.make_parent(rel)
-    folder, name = os.path.split(target)
-    fd, temp = _create_temp(folder, name)
+    name = rel.rpartition("/")[2]
+    fd, temp = _create_temp(target[: -len(name)], name)
     try:
         try:
             _write_all(fd, data)
@@ -130,9 +130,10 @@ def atomic_write(
 
 
 def _create_temp(folder: str, name: str) -> tuple[int, str]:
-    """Create a new temp file for ``name`` in ``folder``: its descriptor and path."""
+    """Create a new temp file for ``name`` in ``folder`` (ending in a separator): its
+    descriptor and path."""
     for _ in range(_TEMP_ATTEMPTS):
-        temp = os.path.join(folder, temp_name(name))
+        temp = folder + temp_name(name)
         try:
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), temp
         except FileExistsError:

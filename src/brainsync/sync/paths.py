@@ -61,6 +61,8 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)]
 )
+#: A segment with no character that may need an escape and no "." first: most ids.
+_PLAIN = re.compile(r'[^<>:"/\\|?*\x00-\x1f\x7f%.][^<>:"/\\|?*\x00-\x1f\x7f%]*')
 _CONFLICT = re.compile(r"\.(conflict-[0-9a-f]{8})$")
 _ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
@@ -99,7 +101,7 @@ class PathMapper:
         if key.type != NOTE:
             names.insert(0, key.type)
         names[-1] += _SUFFIX
-        return _checked(PurePosixPath(*names))
+        return PurePosixPath(_checked(names))
 
     def to_key(self, rel: PurePosixPath | str) -> EntityKey:
         """The key of the entity stored at ``rel``; raise if it is not an entity file."""
@@ -159,6 +161,7 @@ class PathGuard:
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
+        self._prefix = os.path.join(self.root, "")  # the root with its separator, to prepend
         self._verified: set[str] = set()
         try:
             self._real_root = os.path.realpath(root, strict=True)
@@ -172,7 +175,7 @@ class PathGuard:
         parent = text.rpartition("/")[0]
         if parent not in self._verified:
             self._verify(parent, text)
-        return os.path.join(self.root, text)
+        return self._prefix + text
 
     def locate(self, rel: str) -> str | None:
         """Like :meth:`check`, but None when a parent folder is missing: then the file is
@@ -181,7 +184,7 @@ class PathGuard:
         parent = text.rpartition("/")[0]
         if parent not in self._verified and not self._verify(parent, text):
             return None
-        return os.path.join(self.root, text)
+        return self._prefix + text
 
     def make_parent(self, rel: str) -> str:
         """Like :meth:`check`, creating the parent folders first when they are missing."""
@@ -203,7 +206,7 @@ class PathGuard:
         for level in range(depth, len(parts)):
             folder = "/".join(parts[: level + 1])
             try:
-                mode = os.lstat(os.path.join(self.root, folder)).st_mode
+                mode = os.lstat(self._prefix + folder).st_mode
             except (FileNotFoundError, NotADirectoryError):
                 return False
             except OSError as exc:
@@ -260,14 +263,13 @@ def _split(rel: PurePosixPath | str) -> list[str]:
     return parts
 
 
-def _checked(path: PurePosixPath) -> PurePosixPath:
+def _checked(names: list[str]) -> str:
     """Defence in depth: the containment guarantee of :meth:`PathMapper.to_path`."""
-    text = str(path)
-    parts = text.split("/")
-    unsafe = any(part in ("", ".", "..") or ":" in part for part in parts)
-    if unsafe or path.is_absolute() or "\x00" in text or "\\" in text:  # pragma: no cover
+    text = "/".join(names)
+    odd_name = "" in names or "." in names or ".." in names or text.count("/") >= len(names)
+    if odd_name or ":" in text or "\x00" in text or "\\" in text:  # pragma: no cover
         raise UnsafePathError(f"refusing unsafe path {text!r}")
-    return path
+    return text
 
 
 def _require_utf8(text: str, what: str) -> None:
@@ -285,6 +287,13 @@ def _pct(char: str) -> str:
 
 def _encode(segment: str, *, folder: bool) -> str:
     """Escape one id segment so it is a safe, scan-visible file or folder name."""
+    if (
+        _PLAIN.fullmatch(segment)
+        and segment[-1] not in ". "
+        and not (folder and segment[0] == "_")
+        and not _is_device(segment)
+    ):
+        return segment  # nothing to escape: the common case, without the loop below
     last = len(segment) - 1
     out: list[str] = []
     for index, char in enumerate(segment):
