@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError, MassDeleteError, RootUnavailableError
@@ -30,6 +29,7 @@ from brainsync.sync.inventory import Inventory, load_inventory
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat
 from brainsync.sync.watch_paths import root_is_empty
+from brainsync.sync.work import PlanItem
 
 __all__ = ["Plan", "PlanRequest", "Planner"]
 
@@ -59,7 +59,7 @@ class PlanRequest:
 class Plan:
     """Chunks of candidate items, plus what the plan already knows (unchanged, skipped)."""
 
-    chunks: list[list[dict[str, Any]]] = field(default_factory=list)
+    chunks: list[list[PlanItem]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
 
 
@@ -96,7 +96,7 @@ class Planner:
         plan.report.ignored = inventory.scan.ignored_counts()
         renames: dict[str, str] = {}
         items = self._items(inventory, request, plan.report, renames)
-        candidates = [
+        candidates: list[PlanItem] = [
             {"path": path, "key": str(key)}
             for path, key in items
             if not self._settled(path, key, inventory)
@@ -265,7 +265,7 @@ class Planner:
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash
 
-    def _guard(self, inv: Inventory, candidates: list[dict[str, Any]], req: PlanRequest) -> None:
+    def _guard(self, inv: Inventory, candidates: list[PlanItem], req: PlanRequest) -> None:
         tracked = inv.tracked
         empty = root_is_empty(self._root) if req.paths else not inv.scan.files
         emptied = empty and tracked and req.direction is not Direction.EXPORT
@@ -286,7 +286,7 @@ class Planner:
             )
 
     @staticmethod
-    def _would_delete(item: dict[str, Any], inv: Inventory, direction: Direction) -> bool:
+    def _would_delete(item: PlanItem, inv: Inventory, direction: Direction) -> bool:
         record = inv.records.get(item["path"])
         if record is None:
             return False
@@ -300,7 +300,7 @@ class Planner:
             return stat.size == record.size and stat.mtime_ns == record.mtime_ns
         return False
 
-    def _pair_moves(self, candidates: list[dict[str, Any]], inv: Inventory) -> list[dict[str, Any]]:
+    def _pair_moves(self, candidates: list[PlanItem], inv: Inventory) -> list[PlanItem]:
         """Turn 'file gone here, identical new file there' into one move item (same type)."""
         gone: dict[tuple[str, int], list[SyncRecord]] = defaultdict(list)
         for item in candidates:
@@ -324,7 +324,7 @@ class Planner:
 
     def _match_move(
         self,
-        item: dict[str, Any],
+        item: PlanItem,
         stat: FileStat,
         gone: dict[tuple[str, int], list[SyncRecord]],
         guard: PathGuard,
