@@ -281,14 +281,19 @@ def test_guard_stats_each_folder_once(tmp_path: Path, monkeypatch: pytest.Monkey
     real_lstat = os.lstat
 
     def spy(path: str) -> os.stat_result:
-        seen.append(os.path.relpath(path, tmp_path))
+        seen.append(path)
         return real_lstat(path)
 
     monkeypatch.setattr(os, "lstat", spy)
-    for name in ("x.md", "y.md", "z.md"):
+    assert guard.locate("missing/x.md") is None
+    assert guard.locate("missing/y.md") is None
+    assert len(seen) == 2  # a missing folder: one lstat per look, never remembered
+    guard.check("a/b/x.md")
+    seen.clear()
+    for name in ("y.md", "z.md"):
         guard.check(f"a/b/{name}")
     guard.check("a/other.md")
-    assert seen == ["a", "a/b"]  # the root is known; each folder below it is stat'ed once
+    assert seen == []  # verified folders are not looked at again
 
 
 def test_guard_refuses_a_link_below_a_verified_folder(tmp_path: Path) -> None:
@@ -300,6 +305,18 @@ def test_guard_refuses_a_link_below_a_verified_folder(tmp_path: Path) -> None:
     (root / "a" / "evil").symlink_to(outside, target_is_directory=True)
     with pytest.raises(UnsafePathError, match="outside"):
         guard.check("a/evil/x.md")
+
+
+def test_guard_resolves_a_new_folder_below_one_swapped_for_a_link(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    (outside / "b").mkdir(parents=True)
+    guard = PathGuard(root)
+    guard.check("a/x.md")
+    (root / "a").rmdir()
+    (root / "a").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="outside"):
+        guard.check("a/b/x.md")
 
 
 def test_guard_does_not_remember_a_missing_folder(tmp_path: Path) -> None:

@@ -195,8 +195,12 @@ class PathGuard:
         return self.check(rel)  # the folders now exist: none may be a link out
 
     def _verify(self, parent: str, text: str) -> bool:
-        """Verify ``parent`` level by level from the deepest verified folder; False when a
-        level is missing (nothing below it exists, so nothing there can be followed out)."""
+        """Verify ``parent`` level by level below the deepest verified folder; False when a
+        level is missing (nothing below it exists, so nothing there can be followed out).
+
+        A missing level costs one ``lstat``; a level found is resolved whole, links and
+        all, like any folder met for the first time, and remembered.
+        """
         parts = parent.split("/") if parent else []
         depth = len(parts)
         while depth > 0 and "/".join(parts[:depth]) not in self._verified:
@@ -211,11 +215,10 @@ class PathGuard:
                 return False
             except OSError as exc:
                 raise UnsafePathError(f"path {text!r} cannot be resolved: {exc}") from exc
-            if stat.S_ISLNK(mode):
-                return self._resolve(parent, text)  # a link: where it leads decides
-            if not stat.S_ISDIR(mode):
+            if not (stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
                 return False  # a file where a folder should be: the path cannot exist
-            self._verified.add(folder)
+            if not self._resolve(folder, text):
+                return False  # a link to nowhere (yet)
         return True
 
     def _resolve(self, parent: str, text: str) -> bool:
