@@ -64,3 +64,18 @@ def test_retention_prunes_only_touched_keys_and_keeps_the_newest(store: Store) -
     store.retention = Retention(days=1e-9)
     store.put(version(5))
     assert [r.version for r in store.entity_history(KEY)] == [5]
+
+
+def test_the_history_is_a_feed_of_every_write_even_when_pruned(store: Store) -> None:
+    store.retention = Retention(versions=1)
+    assert store.latest_change() == 0 and store.changes_since(0, 10) == ([], 0)
+    store.apply(ChangeSet(upserts=[version(1)], writer="api"))
+    start = store.latest_change()
+    other = EntityKey("note", "o")
+    store.apply(ChangeSet(upserts=[version(2), version(1, other)], writer="api"))
+    store.apply(ChangeSet(deletes=[KEY], writer="api"))  # pruning keeps only the newest row
+    keys, newest = store.changes_since(start, 10)
+    assert set(keys) == {KEY, other} and newest == store.latest_change() > start
+    assert store.changes_since(newest, 10) == ([], newest)
+    first, upto = store.changes_since(start, 1)  # bounded: the rest on the next read
+    assert len(first) == 1 and start < upto < newest

@@ -316,6 +316,20 @@ def test_w6_change_from_another_writer_reaches_the_file(make_brain: Any, tmp_pat
         wait_for(lambda: not path.exists(), "the file's delete")
 
 
+def test_w6_an_entity_changed_back_to_an_earlier_version_reaches_the_file(
+    make_brain: Any, tmp_path: Path
+) -> None:
+    """The watcher forgets a change once it is settled: the same hash again is news."""
+    brain = make_brain(**FAST)
+    other = make_brain(home=tmp_path / "other-state")
+    path = brain.settings.root / "flip.md"
+    first, second = body("flip", " First."), body("flip", " Second.")
+    with watching(brain, Recorder(brain)):
+        for text in (first, second, first, second):
+            other.put_entity("note", "flip", text=text)
+            wait_for(lambda t=text: path.exists() and path.read_text() == t, "the file")
+
+
 @FILE_SIDE
 def test_w4_root_moved_or_deleted_pauses_with_zero_deletes(
     make_brain: Any, disk: Any, rows: Any, tmp_path: Path

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import RowMapping
 
 from brainsync.entities import EntityKey
@@ -94,6 +94,20 @@ class HistoryStore(SyncStateStore):
 
     #: Set by the facade from the settings; a bare store keeps everything.
     retention: Retention = Retention()
+
+    def latest_change(self) -> int:
+        """The sequence number of the newest history row (0 when there is none)."""
+        query = select(func.max(entity_versions.c.seq))
+        return int(self._scalar(query, "read the latest change") or 0)
+
+    def changes_since(self, seq: int, limit: int) -> tuple[list[EntityKey], int]:
+        """Keys written after ``seq`` (from at most ``limit`` rows, oldest first), and the
+        newest sequence number read (``seq`` when there is none): a feed of every write."""
+        v = entity_versions.c
+        query = select(v.seq, v.type, v.id).where(v.seq > seq).order_by(v.seq).limit(limit)
+        rows = self._read(query, "read the changes")
+        keys = list(dict.fromkeys(EntityKey(row["type"], row["id"]) for row in rows))
+        return keys, (int(rows[-1]["seq"]) if rows else seq)
 
     def entity_history(self, key: EntityKey) -> list[EntityVersion]:
         """Every kept version of ``key``, oldest first (tombstones included)."""

@@ -4,9 +4,11 @@ A signal is only a cheap "something may have changed": SQLite's ``PRAGMA data_ve
 (it moves whenever another connection commits to the file), PostgreSQL's ``LISTEN`` on
 :data:`CHANNEL` drained at every poll plus a fingerprint of the entities table, polled, so
 that a notification nobody sent or one that got lost costs at most one poll interval.
-What changed is then read from the store itself: :func:`changed_paths` compares every
-entity's hash with the folder's sync records, the same comparison a sync makes, so the
-watcher's own writes (which update both) never look like a change.
+What changed is then read from the store itself: the entity history's sequence is a feed
+of every write, so a look reads only the entities written since the last one and compares
+their hashes with the folder's sync records (:func:`paths_of_keys`), the same comparison a
+sync makes, so the watcher's own writes (which update both) never look like a change.
+:func:`changed_paths` compares every entity, when a look finds too many writes to read.
 """
 
 from __future__ import annotations
@@ -18,16 +20,32 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
+from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError, StoreError
 from brainsync.store import Store, SyncRecord
 from brainsync.store.postgres import ENTITY_CHANNEL
 from brainsync.sync.paths import PathMapper
 
-__all__ = ["CHANNEL", "StoreSignal", "StoreWatch", "changed_paths", "open_signal"]
+__all__ = [
+    "CHANNEL",
+    "StoreSignal",
+    "StoreWatch",
+    "changed_paths",
+    "open_signal",
+    "paths_of_keys",
+]
 
 #: The PostgreSQL channel every commit that changed entities notifies (the store's).
 CHANNEL = ENTITY_CHANNEL
-_FINGERPRINT = "SELECT count(*), coalesce(sum(version), 0), max(updated) FROM entities"
+#: Every entity write adds a history row (deletes a tombstone): its newest sequence number
+#: moves with any change, and reading it is one index lookup at any size.
+_FINGERPRINT = "SELECT max(seq) FROM entity_versions"
+#: History rows read per look; more than this at once (a bulk import elsewhere) and the
+#: whole comparison is cheaper than reading them.
+_FEED_LIMIT = 20_000
+#: PostgreSQL hands out sequence numbers before commit, so a transaction that commits
+#: after a later one shows a number below one already read: look back this far.
+_PG_LOOKBACK = 1_000
 
 
 class StoreSignal(Protocol):
@@ -66,7 +84,7 @@ class SqliteSignal:
 
 
 class PostgresSignal:
-    """``LISTEN`` as a wake-up, with a polled fingerprint of the entities behind it."""
+    """``LISTEN`` as a wake-up, with a polled fingerprint of the entity history behind it."""
 
     def __init__(self, dsn: str) -> None:
         import psycopg
@@ -83,7 +101,7 @@ class PostgresSignal:
         return tuple(row or ())
 
     def changed(self) -> bool:
-        """True on a notification or when the entities' fingerprint moved."""
+        """True on a notification or when the history's fingerprint moved."""
         notified = any(True for _ in self._conn.notifies(timeout=0))
         fingerprint = self._fingerprint()
         moved, self._last = fingerprint != self._last, fingerprint
@@ -126,6 +144,34 @@ def changed_paths(store: Store, folder: str, mapper: PathMapper) -> dict[str, st
     return found
 
 
+def paths_of_keys(
+    store: Store, folder: str, mapper: PathMapper, keys: list[EntityKey]
+) -> tuple[dict[str, str], set[str]]:
+    """:func:`changed_paths` for some entities only: the paths of ``keys`` that differ,
+    and every path of ``keys`` looked at (settled ones included)."""
+    records = store.records_for_keys(folder, keys)
+    summaries = store.summaries_for(keys)
+    found: dict[str, str] = {}
+    looked = set(records)
+    for path, record in records.items():
+        summary = summaries.get(record.key)
+        if summary is None:
+            found[path] = ""
+        elif summary.content_hash != record.entity_hash:
+            found[path] = summary.content_hash
+    placed = {record.key for record in records.values()}
+    for key, summary in summaries.items():
+        if key in placed:
+            continue
+        try:
+            path = str(mapper.to_path(key))
+        except BrainsyncError:
+            continue  # an id no file can hold: the sync reports it
+        found[path] = summary.content_hash
+        looked.add(path)
+    return found, looked
+
+
 def _gone(records: Iterable[SyncRecord]) -> dict[str, str]:
     return {record.path: "" for record in records}
 
@@ -156,6 +202,9 @@ class StoreWatch:
         self._stop = threading.Event()
         self._collecting = False
         self._handled: dict[str, str] = {}
+        #: The newest history row read (changes after it are still to look at).
+        self._cursor = store.latest_change()
+        self._lookback = _PG_LOOKBACK if make_url(store_url).get_backend_name() != "sqlite" else 0
         self.paused = False
         self._thread = threading.Thread(target=self._run, name="brainsync-watch-store")
 
@@ -201,11 +250,25 @@ class StoreWatch:
 
     def _collect(self) -> None:
         try:
-            found = changed_paths(self._store, self._folder, self._mapper)
+            found, looked = self._changes()
         except BrainsyncError as exc:
             self._on_warning(f"cannot read the store's changes: {exc}")
             return
         fresh = [path for path, digest in found.items() if self._handled.get(path) != digest]
-        self._handled = found
+        for path in looked - set(found):
+            self._handled.pop(path, None)  # settled: a later change to any hash is news
+        self._handled.update(found)
         if fresh:
             self._on_paths(fresh)
+
+    def _changes(self) -> tuple[dict[str, str], set[str]]:
+        """What changed since the last look: O(changes) from the history's feed."""
+        since = max(0, self._cursor - self._lookback)
+        keys, newest = self._store.changes_since(since, _FEED_LIMIT)
+        if len(keys) >= _FEED_LIMIT:
+            self._cursor = self._store.latest_change()
+            found = changed_paths(self._store, self._folder, self._mapper)
+            self._handled = {}
+            return found, set(found)
+        self._cursor = max(self._cursor, newest)
+        return paths_of_keys(self._store, self._folder, self._mapper, keys)
