@@ -1,7 +1,9 @@
-"""``python -m bench --size 10000 [--runs 3] [--pg/--no-pg] [--quick]``.
+"""``python -m bench --size 10000 [--runs 3] [--pg/--no-pg] [--quick] [--cli/--no-cli]``.
 
 Prints a markdown table and writes it to ``bench/out/results-<size>.md`` (and the raw
 figures to ``results-<size>.json``, which a run at 10x the size reads for its RSS check).
+Then, unless ``--no-cli``, the whole-process CLI latency table of :mod:`bench.cli_latency`
+on a corpus of the same size, appended to the same report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import cli_latency
 from bench.backends import Backend, PostgresBackend, SQLiteBackend, postgres_available
 from bench.corpus import DEFAULT_SEED
 from bench.report import load_peak_rss, render, save_json, targets
@@ -36,6 +39,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--no-sweeps", action="store_true", help="skip the chunk/thread sweeps")
     parser.add_argument("--pg-sweeps", action="store_true", help="run the sweeps on PostgreSQL too")
+    parser.add_argument(
+        "--cli", action=argparse.BooleanOptionalAction, default=True,
+        help="also time whole brainsync processes (bench.cli_latency)",
+    )  # fmt: skip
+    parser.add_argument("--cli-runs", type=int, default=5, help="runs per CLI row (median)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
@@ -65,14 +73,27 @@ def _run(args: argparse.Namespace, bench: Bench, backends: list[Backend]) -> Non
         bench.backend(backend, sweeps)
     bench.enqueue(backends)
     notes = bench.results.notes
+    notes.append(cli_latency.revision())
     notes.append(
         f"defaults: chunk {DEFAULT_CHUNK}, {DEFAULT_THREADS} threads; "
         f"sequential: chunk 1, 1 thread on {bench.seq_n} items (per-item ratios)"
     )
     notes.append("tar -c is piped through cat: GNU tar writing to /dev/null skips reading files")
+    notes.append("the atomic-writer floor runs just before each run of the first backend's "
+                 "export; export/floor is the median of the run-by-run ratios")  # fmt: skip
     total = time.perf_counter() - started
     notes.append(f"{args.runs} run(s) per scenario, {args.sweep_runs} per sweep point; "
                  f"each run in a fresh process; total {total:.0f} s")  # fmt: skip
+
+
+def _cli(args: argparse.Namespace) -> str:
+    """The whole-process CLI table, on its own folders (removed unless ``--keep``)."""
+    work = OUT / f"cli-work-{args.size}"
+    try:
+        return cli_latency.measure(args.size, args.cli_runs, work, args.seed)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -92,6 +113,8 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(work, ignore_errors=True)
     previous = load_peak_rss(OUT / f"results-{args.size // 10}.json")
     text = render(bench.results, targets(bench.results, previous))
+    if args.cli:
+        text += "\n" + _cli(args)
     sys.stdout.write(text)
     (OUT / f"results-{args.size}.md").write_text(text, encoding="utf-8")
     save_json(bench.results, OUT / f"results-{args.size}.json")

@@ -2,11 +2,13 @@
 
 * the physical limit: ``tar -x`` of the identical tree, and ``tar -c`` piped through
   ``cat`` (GNU tar writing straight to ``/dev/null`` skips reading the files);
+* the atomic-writer floor: each file written the way an export must write it (temp file
+  in the same folder, write, ``os.utime``, ``os.replace``), one thread, nothing else;
 * the minimal floor: read the files, split the frontmatter, ``yaml.load`` with
   ``CSafeLoader``, insert with ``executemany`` in one transaction, nothing else;
 * a bare ``os.scandir`` + ``stat`` walk.
 
-The floor and the walk run in a fresh subprocess (see :mod:`bench.worker`) like every
+The floors and the walk run in a fresh subprocess (see :mod:`bench.worker`) like every
 product scenario; the tar commands are timed from the parent.
 """
 
@@ -23,7 +25,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["floor_import", "make_tar", "tar_create", "tar_extract", "walk"]
+__all__ = [
+    "floor_export",
+    "floor_import",
+    "load_tree",
+    "make_tar",
+    "tar_create",
+    "tar_extract",
+    "walk",
+]
 
 _CREATE = "CREATE TABLE docs (path TEXT PRIMARY KEY, metadata TEXT NOT NULL, body TEXT NOT NULL)"
 
@@ -62,6 +72,49 @@ def walk(root: Path) -> int:
                 elif info.st_size >= 0:
                     count += 1
     return count
+
+
+def load_tree(root: Path) -> list[tuple[str, bytes, int]]:
+    """Every file under ``root`` as (relative path, bytes, mtime in ns), in walk order.
+
+    Loaded before the writer floor's clock starts: an export has its bytes in memory too.
+    """
+    found: list[tuple[str, bytes, int]] = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                data = handle.read()
+                mtime = os.fstat(handle.fileno()).st_mtime_ns
+            found.append((os.path.relpath(path, root), data, mtime))
+    return found
+
+
+def floor_export(files: list[tuple[str, bytes, int]], dest: Path) -> int:
+    """Write ``files`` under the empty folder ``dest`` atomically, one by one; the count.
+
+    The least an export can do and still never leave a torn file (K1): a temp file created
+    exclusively in the target's folder, the bytes, the mtime, the rename over the target.
+    Parent folders are made as they are first met, as ``tar -x`` does.
+    """
+    made: set[str] = set()
+    pid = os.getpid()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for rel, data, mtime in files:
+        target = os.path.join(dest, rel)
+        folder, name = os.path.split(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        temp = os.path.join(folder, f".{name}.{pid}.tmp")
+        fd = os.open(temp, flags, 0o644)
+        try:
+            os.write(fd, data)
+            os.utime(fd, ns=(mtime, mtime))
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+    return len(files)
 
 
 def _documents(root: Path) -> Iterator[tuple[str, dict[str, Any], str]]:

@@ -1,9 +1,11 @@
 """The scenarios: each measurement runs in a fresh subprocess, several times.
 
 :class:`Bench` prepares the corpus (a tree of files, its tar, a 1k subset tree), runs the
-baselines and then, per backend, export to an empty folder, import into an empty store,
-no-change sync, sync after 1 and 1% changed files, the sequential configuration and the
-chunk-size and thread-count sweeps. Everything lands in :class:`Results`.
+baselines (``tar -x``, ``tar -c``, the walk, the import floor) and then, per backend,
+export to an empty folder (the first backend's paired run by run with the atomic-writer
+floor), import into an empty store, no-change sync, sync after 1 and 1% changed files,
+the sequential configuration and the chunk-size and thread-count sweeps. Everything lands
+in :class:`Results`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_CHUNK",
     "DEFAULT_THREADS",
     "SEQ_MAX",
+    "WRITER_FLOOR",
     "Bench",
     "Measure",
     "Results",
@@ -45,6 +48,8 @@ SEQ_MAX = 1000
 SYNC_RUNS = 5
 CHUNK_SIZES = (50, 100, 500, 2000)
 THREAD_COUNTS = (1, 2, 4, 8)
+#: The export's floor (temp file, write, utime, rename per file; see bench.baselines).
+WRITER_FLOOR = "atomic-writer floor"
 
 
 @dataclass
@@ -170,9 +175,10 @@ class Bench:
             raise RuntimeError(f"{measure.scenario}/{measure.backend}: {result['error']}")
 
     def baselines(self, backends: list[Backend]) -> None:
-        """tar -x, tar -c, the scandir walk, and the minimal floor per backend."""
+        """tar -x, tar -c, the scandir walk, and the minimal import floor per backend."""
         n = self.size
         self._repeat(Measure("tar -x", "fs", n), self.runs, self._tar_x)
+        # the atomic-writer floor runs paired with the first backend's export (see export)
         self._repeat(
             Measure("tar -c to pipe", "fs", n),
             self.runs,
@@ -192,6 +198,14 @@ class Bench:
         shutil.rmtree(dest)
         return {"seconds": seconds}, 0.0
 
+    def _writer_floor(self, index: int) -> tuple[dict[str, Any], float]:
+        dest = self.work / f"writer-floor-{index}"
+        dest.mkdir()
+        try:
+            return run_child({"kind": "floor_export", "dir": str(self.tree), "dest": str(dest)})
+        finally:
+            shutil.rmtree(dest)
+
     def _floor(self, backend: Backend) -> tuple[dict[str, Any], float]:
         target = backend.floor_target()
         try:
@@ -210,15 +224,29 @@ class Bench:
         return run_child(spec)
 
     def export(
-        self, backend: Backend, label: str, n: int, chunk: int, threads: int, times: int
+        self,
+        backend: Backend,
+        label: str,
+        n: int,
+        chunk: int,
+        threads: int,
+        times: int,
+        floor: Measure | None = None,
     ) -> Measure:
-        """Export ``n`` seeded entities to an empty folder, ``times`` times."""
+        """Export ``n`` seeded entities to an empty folder, ``times`` times.
+
+        With ``floor``, the atomic-writer floor runs right before each export: this disk's
+        speed swings tenfold within minutes, so only a pair measured together makes a ratio.
+        """
 
         def once(index: int) -> tuple[dict[str, Any], float]:
             url = backend.seeded(n)
             out = self.work / f"export-{backend.name}-{index}"
             out.mkdir()
             try:
+                if floor is not None:
+                    self._repeat(floor, 1, lambda _: self._writer_floor(index))
+                os.sync()  # the export should not pay for the seeder's (or floor's) writes
                 return self._product("export", out, url, chunk, threads)
             finally:
                 shutil.rmtree(out)
@@ -277,7 +305,8 @@ class Bench:
         """Every product scenario on one backend."""
         self.results.backends.append(backend.name)
         n, runs = self.size, self.runs
-        self.export(backend, "export", n, DEFAULT_CHUNK, DEFAULT_THREADS, runs)
+        paired = None if self.results.get(WRITER_FLOOR, "fs") else Measure(WRITER_FLOOR, "fs", n)
+        self.export(backend, "export", n, DEFAULT_CHUNK, DEFAULT_THREADS, runs, paired)
         tree = self.work / f"tree-{backend.name}"
         tar_extract(self.archive, tree)
         _, url = self.import_(backend, "import", tree, n, DEFAULT_CHUNK, DEFAULT_THREADS, runs)

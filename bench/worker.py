@@ -99,6 +99,16 @@ def _floor(spec: Spec) -> Result:
     return {"seconds": time.perf_counter() - start, "count": count}
 
 
+def _floor_export(spec: Spec) -> Result:
+    """The atomic-writer floor: the tree's files loaded first, then only the writes timed."""
+    from bench.baselines import floor_export, load_tree
+
+    files = load_tree(Path(spec["dir"]))
+    start = time.perf_counter()
+    count = floor_export(files, Path(spec["dest"]))
+    return {"seconds": time.perf_counter() - start, "count": count}
+
+
 def _enqueue(spec: Spec) -> Result:
     """Median latency of ``enqueue`` over ``calls`` calls, or why it cannot be measured."""
     try:
@@ -145,6 +155,7 @@ _KINDS: dict[str, Callable[[Spec], Result]] = {
     "seed": _seed,
     "walk": _walk,
     "floor": _floor,
+    "floor_export": _floor_export,
     "enqueue": _enqueue,
 }
 
