@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
+from sqlalchemy.engine import make_url
 
 from brainsync.errors import JobError, NotFoundError
 from brainsync.jobs.dispatch import Dispatcher
@@ -134,7 +135,7 @@ class DbosEngine:
                     "log_level": "WARNING",
                     # brainsync waits on no DBOS notification; the listener only sleeps,
                     # and shutting down joins it: a short nap keeps commands' exits quick
-                    "notification_listener_polling_interval_sec": min(self._poll, 0.05),
+                    "notification_listener_polling_interval_sec": min(self._poll, 0.25),
                 }
             )
             # Only jobs whose folder this host reaches: its own and the shared ones.
@@ -145,7 +146,7 @@ class DbosEngine:
             unbind()
             DBOS.destroy()
             raise JobError(f"cannot start the job worker: {exc}") from exc
-        self._dispatcher = Dispatcher(queues)
+        self._dispatcher = Dispatcher(queues, _sqlite_file(self._url))
         self._dispatcher.start()
         # jobs queued before the launch (a restart's backlog) start now, not at the poll
         self._dispatcher.wake()
@@ -378,3 +379,9 @@ def _open_client(url: str) -> DBOSClient:
 def _open_failed(url: str, exc: Exception) -> JobError:
     # The URL is shown, and the driver's text kept, without the password (catalogue S3).
     return JobError(f"cannot open the job store {redact_url(url)}: {redact(exc, url)}")
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite job store, None for PostgreSQL."""
+    parsed = make_url(url)
+    return parsed.database if parsed.get_backend_name() == "sqlite" else None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jobs_fakeop import read_log
+from jobs_fakeop import factory, read_log
 
 from brainsync.jobs import JobCompleted, JobEvent, JobService, JobState
 
@@ -65,3 +65,18 @@ def test_the_end_of_a_job_run_here_is_announced_without_the_poll(
     assert completed.wait(60), "the job's end was never announced"
     names = [type(event).__name__ for event in seen if event.job_id == job_id]
     assert names[0] == "JobStarted" and names[-1] == "JobCompleted"
+
+
+def test_a_job_another_process_queues_on_sqlite_starts_without_the_poll(
+    tmp_path: Path, work: Work
+) -> None:
+    """The worker sees the SQLite job store's data_version move; PostgreSQL has the poll."""
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    options = {"poll_interval_seconds": NO_POLL, "retry_interval_seconds": 0.01}
+    with (
+        JobService(url, factory, executor_id="worker", **options) as worker,
+        JobService(url, factory, executor_id="client", start_worker=False, **options) as client,
+    ):
+        job_id = client.enqueue("fake", work("elsewhere", items=2), lane="/x")
+        assert client.wait(job_id, timeout=60).state is JobState.SUCCEEDED
+        assert worker.status(job_id).executor == "worker"
