@@ -155,8 +155,9 @@ class PathGuard:
     component itself is not followed: readers open it with ``O_NOFOLLOW`` and writers
     replace it. A guard lives for one chunk: resolving every parent of every file was
     half the cost of an export, and a folder verified a moment ago is verified still.
-    Folders are verified one level at a time below the deepest one already verified, so
-    a new folder costs one ``lstat`` and a known one none.
+    Folders are verified one level at a time below the deepest one already verified: a
+    folder is resolved once and remembered, and a missing one (an export into a new
+    folder) costs one ``lstat`` per look instead of resolving its whole path each time.
     """
 
     def __init__(self, root: Path) -> None:
