@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Heartbeat", "WorkerRecord", "WorkerRegistry"]
+__all__ = ["Heartbeat", "WorkerRecord", "WorkerRegistry", "engine_url"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class WorkerRecord:
         }
 
 
-def _engine_url(url: str) -> sa.URL:
+def engine_url(url: str) -> sa.URL:
+    """The SQLAlchemy URL of a job store (DBOS's driver on PostgreSQL)."""
     parsed = sa.make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         # the driver DBOS uses too; SQLAlchemy's default would be psycopg2
@@ -87,7 +88,7 @@ class WorkerRegistry:
     def __init__(self, system_db_url: str, *, dead_after_seconds: float) -> None:
         # One connection: a heartbeat every few seconds and a read now and then.
         self._engine = sa.create_engine(
-            _engine_url(system_db_url), pool_size=1, max_overflow=1, pool_pre_ping=True
+            engine_url(system_db_url), pool_size=1, max_overflow=1, pool_pre_ping=True
         )
         self._dead_after = dead_after_seconds
         self._now: sa.ColumnClause[Any] = sa.literal_column(

@@ -50,6 +50,7 @@ from brainsync.events import EventBus
 from brainsync.jobs.events import JobCancelled, JobEvent
 from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry
 from brainsync.jobs.operation import OperationFactory
+from brainsync.jobs.plans import PlanPages
 from brainsync.jobs.records import Job, JobState
 from brainsync.jobs.redact import redact
 from brainsync.jobs.worker import CompletionWatcher
@@ -122,6 +123,7 @@ class JobService:
         self._beat = (heartbeat_seconds, dead_after_seconds)
         self._registry: WorkerRegistry | None = None
         self._heartbeat: Heartbeat | None = None
+        self._plans: PlanPages | None = None
         self._engine: DbosEngine = DbosEngine(
             system_db_url,
             executor_id=self._executor_id,
@@ -143,6 +145,8 @@ class JobService:
             watcher.observe(event)
             self._hub.publish(event)
 
+        with _store_errors(self._url):
+            self._plans = PlanPages(self._url)
         binding = WorkerBinding(
             factory=self._factory,
             publish=publish,
@@ -150,10 +154,12 @@ class JobService:
             stopping=threading.Event(),
             retry_attempts=self._retry[0],
             retry_interval_seconds=self._retry[1],
+            plans=self._plans,
         )
         try:
             self._engine.start_worker(binding, after_run=watcher.nudge)
         except BaseException:
+            self._plans.close()
             self._engine.close()
             raise
         watcher.start()
@@ -197,6 +203,8 @@ class JobService:
             self._heartbeat = None
         if self._registry is not None:
             self._registry.close()
+        if self._plans is not None:
+            self._plans.close()
         self._engine.close()
 
     def __enter__(self) -> JobService:

@@ -4,8 +4,9 @@ This module imports ``dbos`` and is only imported when a :class:`JobService` ope
 
 Step by step (architecture.md, "A job, step by step"):
 
-1. ``plan()`` runs as a step; its chunk list is checkpointed, so a resumed job never
-   re-plans (a directory scanned again could give other chunks).
+1. ``plan()`` runs as a step; its chunks are stored one row each
+   (:mod:`brainsync.jobs.plans`) and the step's checkpoint keeps their sizes, so a
+   resumed job never re-plans (a directory scanned again could give other chunks).
 2. Each chunk runs as a step whose report is checkpointed; a resumed job replays finished
    chunks from their checkpoints and runs only the rest. Transient store errors are
    retried with exponential backoff (catalogue K8); any other exception fails the job.
@@ -22,6 +23,7 @@ the one worker of the process binds them here with :func:`bind` when it starts a
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,10 +36,13 @@ from dbos import error as dbos_error
 from brainsync.errors import JobError, TransientStoreError
 from brainsync.jobs.events import JobEvent, JobProgress, JobStarted
 from brainsync.jobs.operation import Chunk, ChunkedOperation, OperationFactory
+from brainsync.jobs.plans import PlanPages
 from brainsync.jobs.records import Progress
 from brainsync.report import Report
 
 __all__ = ["PROGRESS_EVENT", "WORKFLOW_NAME", "RunControl", "WorkerBinding", "bind", "unbind"]
+
+log = logging.getLogger(__name__)
 
 #: The registered name of the job workflow (stored in every job row: never rename it).
 WORKFLOW_NAME = "brainsync.job"
@@ -90,6 +95,8 @@ class WorkerBinding:
     stopping: threading.Event
     retry_attempts: int
     retry_interval_seconds: float
+    #: Where the plan step stores each chunk (its checkpoint keeps only their sizes).
+    plans: PlanPages
 
 
 _binding: WorkerBinding | None = None
@@ -167,27 +174,46 @@ class _JobRun:
         except WorkerStopping:
             control.run_stopped(self._job_id)
             raise
+        except dbos_error.DBOSWorkflowCancelledError:
+            raise  # a cancelled job keeps its chunks for its resumption
+        except Exception:
+            self._forget_chunks()  # a failed job never runs again
+            raise
         finally:
             control.run_ended(self._job_id)
 
     def _run(self, operation: ChunkedOperation) -> Report:
         self._boundary()
-        chunks, planned_here = self._step("brainsync.plan", "plan", operation.plan)
-        sizes = [operation.chunk_size(chunk) for chunk in chunks]
+        planned, planned_here = self._step("brainsync.plan", "plan", lambda: self._plan(operation))
+        sizes, inline = _plan_of(planned, operation)
         total = sum(sizes)
-        self._publish(0, total, f"planned {len(chunks)} chunks", announce=planned_here)
+        self._publish(0, total, f"planned {len(sizes)} chunks", announce=planned_here)
         report = Report()
         done = 0
-        for index, chunk in enumerate(chunks):
+        for index, size in enumerate(sizes):
             self._boundary()
-            data, ran_here = self._run_chunk(operation, index, chunk)
+            data, ran_here = self._run_chunk(operation, index, inline)
             report.merge(Report.from_dict(data))
-            done += sizes[index]
+            done += size
             if ran_here:
-                self._meter.ran(sizes[index])
-            message = f"chunk {index + 1}/{len(chunks)}"
-            self._publish(done, total, message, announce=ran_here)
+                self._meter.ran(size)
+            self._publish(done, total, f"chunk {index + 1}/{len(sizes)}", announce=ran_here)
+        # the outcome is stored after this returns; a job run again replays its chunks
+        self._binding.plans.drop(self._job_id)
         return report
+
+    def _forget_chunks(self) -> None:
+        try:
+            self._binding.plans.drop(self._job_id)
+        except Exception:
+            # the job's own failure is the one to report; the rows are only litter
+            log.warning("could not drop the chunks of job %s", self._job_id, exc_info=True)
+
+    def _plan(self, operation: ChunkedOperation) -> dict[str, Any]:
+        """Plan, store each chunk in its own row, checkpoint only their sizes."""
+        chunks = operation.plan()
+        self._binding.plans.save(self._job_id, chunks)
+        return {"sizes": [operation.chunk_size(chunk) for chunk in chunks]}
 
     def _operation(self) -> ChunkedOperation:
         try:
@@ -196,11 +222,18 @@ class _JobRun:
             raise JobError(f"cannot build a {self._kind!r} job: {_describe(exc)}") from exc
 
     def _run_chunk(
-        self, operation: ChunkedOperation, index: int, chunk: Chunk
+        self, operation: ChunkedOperation, index: int, inline: list[Chunk] | None
     ) -> tuple[dict[str, Any], bool]:
-        return self._step(
-            "brainsync.chunk", f"chunk {index}", lambda: operation.run_chunk(chunk).to_dict()
-        )
+        def body() -> dict[str, Any]:
+            # read in the step: a replayed chunk never reads its (dropped) row again
+            chunk = (
+                inline[index]
+                if inline is not None
+                else self._binding.plans.load(self._job_id, index)
+            )
+            return operation.run_chunk(chunk).to_dict()
+
+        return self._step("brainsync.chunk", f"chunk {index}", body)
 
     def _step(self, name: str, what: str, body: Callable[[], T]) -> tuple[T, bool]:
         """Run ``body`` as a checkpointed step; also say whether it ran here (not replayed)."""
@@ -242,6 +275,16 @@ class _JobRun:
             control.cancel_now(self._job_id)
             # DBOS treats this as "the run saw its own cancellation" and records nothing.
             raise dbos_error.DBOSWorkflowCancelledError(f"job {self._job_id} cancelled")
+
+
+def _plan_of(
+    planned: dict[str, Any] | list[Chunk], operation: ChunkedOperation
+) -> tuple[list[int], list[Chunk] | None]:
+    """The chunk sizes of a checkpointed plan, and its chunks when it holds them inline
+    (a job planned by a release before the chunks had rows of their own)."""
+    if isinstance(planned, list):
+        return [operation.chunk_size(chunk) for chunk in planned], planned
+    return [int(size) for size in planned["sizes"]], None
 
 
 def _guarded(what: str, body: Callable[[], T]) -> T:
