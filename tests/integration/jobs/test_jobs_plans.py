@@ -71,3 +71,14 @@ def test_a_cancelled_job_keeps_its_chunks_and_resumes_from_them(
         assert job.result.created == 8 and pages.count(job_id) == 0
     finally:
         pages.close()
+
+
+def test_a_plan_checkpointed_inline_by_the_previous_release_still_runs() -> None:
+    from jobs_fakeop import FakeOperation
+
+    from brainsync.jobs.workflow import _plan_of
+
+    operation = FakeOperation({"root": ".", "log": "log", "items": 3})
+    inline = [{"index": 0, "items": [0, 1]}, {"index": 1, "items": [2]}]
+    assert _plan_of(inline, operation) == ([2, 1], inline)
+    assert _plan_of({"sizes": [2, 1]}, operation) == ([2, 1], None)
