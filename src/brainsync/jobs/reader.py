@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from brainsync.errors import NotFoundError
+from brainsync.errors import JobError, NotFoundError
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
+from brainsync.jobs.redact import redact, redact_url
 from brainsync.jobs.rows import STATES, job_of
 
 __all__ = ["JobReader", "JobRecords", "StoredRow"]
@@ -98,6 +99,7 @@ class JobReader:
             url = url.set(drivername="postgresql+psycopg")
             schema = "dbos"
         self._deadline = deadline_seconds
+        self._url = system_db_url
         # a SQLite job store that does not exist yet has no jobs (and is not created here)
         self._file = (
             Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
@@ -127,6 +129,14 @@ class JobReader:
     def _jobs(self, query: sa.Select[Any]) -> builtins.list[Job]:
         if self._file is not None and not self._file.exists():
             return []
+        try:
+            return self._read(query)
+        except sa.exc.SQLAlchemyError as exc:
+            # a driver's text may quote the URL it was given (catalogue S3)
+            where = redact_url(self._url)
+            raise JobError(f"cannot read the job store {where}: {redact(exc, self._url)}") from exc
+
+    def _read(self, query: sa.Select[Any]) -> builtins.list[Job]:
         with self._engine.connect() as conn:
             if not _has_tables(conn):
                 return []  # no job has ever been queued on this store
