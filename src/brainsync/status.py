@@ -86,5 +86,17 @@ def job_summary(job: Job) -> dict[str, Any]:
         "stalled": job.stalled,
         "progress": f"{job.progress.current}/{job.progress.total}",
         "errors": len(errors),
-        "summary": job.error or (f"{len(errors)} errors{first}" if errors else ""),
+        "summary": job.error
+        or _outcome(job.result) + (f", {len(errors)} errors{first}" if errors else ""),
     }
+
+
+def _outcome(result: Report | None) -> str:
+    """What a finished job did, in counts (empty while it runs)."""
+    if result is None:
+        return ""
+    counts = (("created", result.created), ("updated", result.updated), ("deleted", result.deleted))
+    done = [f"{n} {name}" for name, n in counts if n] + (
+        [f"{len(result.conflicts)} conflicts"] if result.conflicts else []
+    )
+    return ", ".join(done) or f"no changes ({result.unchanged} unchanged)"
