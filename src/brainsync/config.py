@@ -81,7 +81,8 @@ class Settings:
     fsync: bool = False
     chunk_pause_seconds: float = 0.0
     worker_concurrency: int = 4
-    #: How often a worker looks for queued jobs (the floor of a watch batch's latency).
+    #: How often a worker polls for jobs queued elsewhere: its own start at once, other
+    #: processes' within 0.2 s on a SQLite job store (see jobs/dispatch.py).
     job_poll_seconds: float = 1.0
     #: Watch: quiet time (ms) before a batch of file events is taken; a file younger than
     #: this waits too, so a slow writer's save is one update.
