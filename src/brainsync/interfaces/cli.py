@@ -21,7 +21,7 @@ from brainsync.interfaces.console import (
     SettingsSource,
     finish_job,
     finish_report,
-    follow,
+    following,
     open_brain,
     out,
     print_enqueued,
@@ -87,15 +87,15 @@ def _run(
     ctx: typer.Context, kind: str, params: dict[str, Any], as_json: bool, no_wait: bool
 ) -> None:
     """Enqueue the operation as a durable job and follow it (dry runs run inline)."""
-    with open_brain(ctx) as brain:
-        if params.get("dry_run"):
-            finish_report(brain.run(kind, params), f"{kind} (dry run)", as_json)
-            return
-        job_id = brain.start(kind, params, worker=not no_wait)
-        if no_wait:
-            print_enqueued(job_id, as_json)
-            return
-        job = follow(brain, job_id, quiet=as_json)
+    if params.get("dry_run") or no_wait:
+        with open_brain(ctx) as brain:
+            if params.get("dry_run"):
+                finish_report(brain.run(kind, params), f"{kind} (dry run)", as_json)
+            else:
+                print_enqueued(brain.start(kind, params, worker=False), as_json)
+        return
+    with following(ctx, quiet=as_json) as follower:
+        job = follower.run(kind, params)
     finish_job(job, as_json)
 
 

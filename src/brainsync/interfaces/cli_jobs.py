@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from brainsync.errors import InvalidInputError
-from brainsync.interfaces.console import err, finish_job, follow, open_brain, out
+from brainsync.interfaces.console import err, finish_job, following, open_brain, out
 from brainsync.interfaces.render import job_dict, print_job, print_json
 from brainsync.jobs.records import Job, JobState
 
@@ -75,8 +75,8 @@ def job_show(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
 @job_app.command("follow")
 def job_follow(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
     """Follow a job to its end (this process runs jobs meanwhile), then print its report."""
-    with open_brain(ctx) as brain:
-        job = follow(brain, job_id, quiet=as_json)
+    with following(ctx, quiet=as_json) as follower:
+        job = follower.follow(job_id)
     finish_job(job, as_json)
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 import typer
@@ -27,13 +30,15 @@ from brainsync.jobs.records import Job, JobFailure, JobState
 from brainsync.report import Report
 
 __all__ = [
+    "CtrlC",
+    "Follower",
     "Invocation",
     "SettingsSource",
     "err",
     "error_json",
     "finish_job",
     "finish_report",
-    "follow",
+    "following",
     "open_brain",
     "out",
     "print_enqueued",
@@ -150,27 +155,136 @@ def print_enqueued(job_id: str, as_json: bool) -> None:
     )
 
 
-def follow(brain: Brain, job_id: str, *, quiet: bool) -> Job:
-    """Wait for the job, with a progress bar on a terminal; Ctrl-C loses nothing."""
-    try:
-        if quiet or not err.is_terminal:
-            return brain.wait(job_id)
+class CtrlC:
+    """Ctrl-C (SIGINT) recorded instead of raised, for as long as a followed command runs.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be. Raised inside a
+    read of the SQLite job store, it leaves the read's statement open; its traceback keeps
+    that statement, and the read lock with it, alive while the worker shuts down, and the
+    shutdown waits for the job's checkpoint, a write that waits for that lock: the command
+    hung after its message. Recorded, Ctrl-C is acted on where the command looks for it.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        #: Ctrl-C sets it, and so may whoever else the waiting main thread must look at.
+        self.wake = threading.Event()
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+        self.wake.set()
+
+    @contextmanager
+    def recording(self) -> Iterator[CtrlC]:
+        """Record SIGINT in this block (only the main thread can; no other one receives it).
+
+        Also when SIGINT was ignored on entry (a background command of a script, or of a
+        test runner started so), as ``worker`` and ``watch`` do: the interrupt someone
+        sends must stop the following, not be lost while the job runs to its end.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self._record)
+        try:
+            yield self
+        finally:
+            # None: a handler not set from Python (an embedding program); Python's own then
+            signal.signal(
+                signal.SIGINT, signal.default_int_handler if previous is None else previous
+            )
+
+
+class Follower:
+    """A command that runs a job in this process and follows it: Ctrl-C loses nothing."""
+
+    def __init__(self, brain: Brain, ctrl_c: CtrlC, quiet: bool) -> None:
+        self._brain = brain
+        self._ctrl_c = ctrl_c
+        self._quiet = quiet
+
+    def run(self, kind: str, params: dict[str, Any]) -> Job:
+        """Queue a job of ``kind`` and follow it to its end.
+
+        The worker starts first (the slow part): Ctrl-C meanwhile queues nothing.
+        """
+        self._brain.jobs()
+        if self._ctrl_c.pressed:
+            nothing = "Nothing is lost: no job was queued and nothing changed"
+            self._stop(None, f"stopped before the {kind} was queued. {nothing}")
+        return self.follow(self._brain.start(kind, params))
+
+    def follow(self, job_id: str) -> Job:
+        """Wait for the job (this process runs jobs meanwhile), with a bar on a terminal."""
+        # Opened here, in the main thread: a worker never starts in the waiting thread,
+        # where the shutdown after Ctrl-C could miss it.
+        jobs = self._brain.jobs()
+        job = None if self._ctrl_c.pressed else self._wait(job_id)
+        if job is not None:
+            return job
+        if jobs.worker_running:
+            after = (
+                "the job stops at its next chunk boundary and resumes from there when a "
+                f"worker starts (`brainsync worker`, or `brainsync job follow {job_id}`)"
+            )
+        else:
+            after = f"the worker running it goes on; `brainsync job follow {job_id}` follows it"
+        self._stop(job_id, f"stopped following job {job_id}. Nothing is lost: {after}")
+
+    def _wait(self, job_id: str) -> Job | None:
+        if self._quiet or not err.is_terminal:
+            return _wait_in_thread(self._brain, job_id, self._ctrl_c, None)
         with _progress_bar() as show:
-            return brain.wait(job_id, on_progress=show)
-    except KeyboardInterrupt:
-        if quiet:
-            stopped = {
-                "type": "KeyboardInterrupt",
-                "message": "stopped following",
-                "exit_code": 130,
-            }
+            return _wait_in_thread(self._brain, job_id, self._ctrl_c, show)
+
+    def _stop(self, job_id: str | None, message: str) -> NoReturn:
+        """Say what Ctrl-C stopped; exit 130 once the worker handed its job back."""
+        if self._quiet:
+            what = "stopped following" if job_id else "stopped before the job was queued"
+            stopped = {"type": "KeyboardInterrupt", "message": what, "exit_code": 130}
             print_json(out, error_json(stopped, job_id))
-        err.print(
-            f"stopped following job {job_id}. Nothing is lost: the job stops at its next chunk "
-            "boundary and resumes from there when a worker starts (`brainsync worker`, or "
-            f"`brainsync job follow {job_id}`)"
-        )
-        raise typer.Exit(130) from None
+        err.print(message, markup=False, highlight=False)
+        raise typer.Exit(130)
+
+
+@contextmanager
+def following(ctx: typer.Context, *, quiet: bool) -> Iterator[Follower]:
+    """:func:`open_brain` for a command that follows a job; Ctrl-C is recorded throughout,
+    the worker's shutdown at the end included (see :class:`CtrlC`)."""
+    with CtrlC().recording() as ctrl_c, open_brain(ctx) as brain:
+        yield Follower(brain, ctrl_c, quiet)
+
+
+#: How often the main thread looks at Ctrl-C on its own: a signal that lands on another
+#: thread wakes nothing, and is then handled only when the main thread runs again.
+_LOOK_SECONDS = 0.2
+
+
+def _wait_in_thread(
+    brain: Brain, job_id: str, ctrl_c: CtrlC, on_progress: Callable[[Job], None] | None
+) -> Job | None:
+    """The finished job, or None when Ctrl-C came first.
+
+    A helper thread does the waiting (the reads of the job store); the main thread only
+    waits for it or for Ctrl-C. After Ctrl-C the helper ends with the process: it only reads.
+    """
+    outcome: list[Job | BaseException] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(brain.wait(job_id, on_progress=on_progress))
+        except BaseException as exc:  # raised again by the main thread
+            outcome.append(exc)
+        ctrl_c.wake.set()
+
+    threading.Thread(target=wait, name="brainsync-follow", daemon=True).start()
+    while not outcome and not ctrl_c.pressed:
+        ctrl_c.wake.wait(_LOOK_SECONDS)
+    if ctrl_c.pressed:
+        return None
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 @contextmanager
