@@ -58,8 +58,14 @@ def _start(tmp_path: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
 
 def _wait_for_worker_lock(proc: subprocess.Popen[str], tmp_path: Path) -> None:
     """Until ``proc`` holds the worker lock: it is about to open the job store and run jobs."""
-    lock = tmp_path / ".brainsync" / "worker-e2e-worker.lock"
-    while not (lock.exists() and lock.read_text().strip() == str(proc.pid)):
+    # one lock per executor id and job store: this directory's is the only one here
+    state = tmp_path / ".brainsync"
+
+    def held() -> bool:
+        locks = list(state.glob("worker-e2e-worker-*.lock"))
+        return any(lock.read_text().strip() == str(proc.pid) for lock in locks)
+
+    while not held():
         assert proc.poll() is None, proc.communicate()[1]
         time.sleep(0.05)
 
@@ -211,3 +217,16 @@ def test_ctrl_c_while_the_worker_starts_queues_nothing(tmp_path: Path, sample: P
     done = brainsync(tmp_path, "import", "--json", **store)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["created"] == 6
+
+
+def test_a_folder_beside_one_with_a_running_worker_still_runs_its_jobs(
+    tmp_path: Path, sample: Path, worker: subprocess.Popen[str]
+) -> None:
+    """Both folders keep their state in one folder beside them, but each has its own job
+    store: the worker of the first must not keep the second's commands from running."""
+    other = tmp_path / "other-notes"
+    (other / "ideas").mkdir(parents=True)
+    (other / "ideas" / "a.md").write_text("---\ntitle: A\n---\nBody.\n")
+    done = brainsync(tmp_path, "--dir", str(other), "sync", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["created"] == 1

@@ -22,3 +22,13 @@ def test_second_holder_is_refused_until_release(tmp_path: Path) -> None:
 def test_other_ids_do_not_conflict(tmp_path: Path) -> None:
     with WorkerLock(tmp_path, "a") as a, WorkerLock(tmp_path, "b") as b:
         assert a.acquire() and b.acquire()
+
+
+def test_workers_of_two_job_stores_do_not_exclude_each_other(tmp_path: Path) -> None:
+    """Two folders side by side share a state folder but have a job store each."""
+    with (
+        WorkerLock(tmp_path, "host", "sqlite:///a.jobs.sqlite") as a,
+        WorkerLock(tmp_path, "host", "sqlite:///b.jobs.sqlite") as b,
+    ):
+        assert a.acquire() and b.acquire() and a.path != b.path
+        assert not WorkerLock(tmp_path, "host", "sqlite:///a.jobs.sqlite").acquire()

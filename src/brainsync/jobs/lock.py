@@ -10,6 +10,7 @@ does the work.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -21,9 +22,12 @@ __all__ = ["WorkerLock"]
 class WorkerLock:
     """An exclusive, non-blocking ``flock`` held for as long as this worker lives."""
 
-    def __init__(self, folder: Path, executor_id: str) -> None:
+    def __init__(self, folder: Path, executor_id: str, job_store: str = "") -> None:
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", executor_id)
-        self.path = folder / f"worker-{safe}.lock"
+        # one worker per executor id *and job store*: two folders beside each other have
+        # a job store each, and a worker of one never runs the other's jobs
+        store = f"-{hashlib.sha256(job_store.encode()).hexdigest()[:12]}" if job_store else ""
+        self.path = folder / f"worker-{safe}{store}.lock"
         self._fd: int | None = None
 
     def acquire(self) -> bool:

@@ -47,7 +47,7 @@ def open_job_service(
 
 
 def _take_worker_lock(settings: Settings, required: bool) -> WorkerLock | None:
-    lock = WorkerLock(settings.state_home, settings.executor_id)
+    lock = WorkerLock(settings.state_home, settings.executor_id, settings.jobs_url)
     if lock.acquire():
         return lock
     if required:
