@@ -1,24 +1,26 @@
-"""Claiming queued jobs at once in a worker process, instead of at the queue's next poll.
+"""Claiming a worker's queued jobs: the one place in a process that starts them.
 
 DBOS's queue threads look for work once per polling interval (and wait one interval
-before their first look), so a command that enqueues a job and runs it in its own
-process, or a watcher whose batches follow each other, waited up to a second for nothing.
-The :class:`Dispatcher` runs the same claim that the queue thread runs (one transaction
-on the shared system database, which admits a lane's next job only while none of that
-lane runs, across processes and hosts), right when there may be something to claim:
+before their first look), so a command that enqueued a job and ran it in its own process,
+or a watcher whose batches follow each other, waited up to a second for nothing. And on
+SQLite, DBOS's claim judges a lane free in reads made before its write lock: two claimers
+in one process (the queue thread and another) could each start a job of the same lane.
+
+So a worker listens to no queue through DBOS (``DBOS.listen_queues([])``), and its
+:class:`Dispatcher` thread runs the queue thread's claim (one transaction on the shared
+system database, which admits a lane's next job only while none of that lane runs), alone
+in its process, whenever there may be something to claim:
 
 * after this process enqueued a job (:meth:`Dispatcher.wake`);
 * after one of its jobs ended (:meth:`Dispatcher.wake` with ``after_run=True``): DBOS
   stores the outcome only after the job's code returned, so the lane frees a moment
   later; the claim is retried a few times with a short back-off until it frees;
 * on a SQLite job store, when another process wrote to it (``PRAGMA data_version``,
-  looked at every 0.2 s): a job another process queued starts at once too.
-
-The queue poll stays behind it as the safety net (jobs enqueued by other processes, a
-claim that lost a race), so the poll can be slow and cheap when idle.
+  looked at every 0.2 s): a job another process queued starts at once too;
+* every poll interval, whatever happened: the safety net (PostgreSQL, a lost race).
 
 This is the second place that reaches into DBOS's private parts (the first is
-:meth:`~brainsync.jobs.engine.DbosEngine._reclaim`); ``test_the_engine_private_api_...``
+:meth:`~brainsync.jobs.engine.DbosEngine._reclaim`); ``test_the_immediate_claim_...``
 fails when a new DBOS version moves them. DBOS is pinned to a minor version.
 """
 
@@ -28,6 +30,7 @@ import logging
 import sqlite3
 import sys
 import threading
+import time
 
 from dbos._core import execute_dequeued_workflow
 from dbos._dbos import _get_dbos_instance
@@ -46,8 +49,11 @@ _AFTER_RUN_BACKOFF = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 class Dispatcher:
     """Claims this worker's queued jobs as soon as there may be one to claim."""
 
-    def __init__(self, queues: list[str], sqlite_file: str | None = None) -> None:
+    def __init__(
+        self, queues: list[str], poll_seconds: float, sqlite_file: str | None = None
+    ) -> None:
         self._queues = queues
+        self._poll = poll_seconds
         #: A SQLite job store's file: its ``data_version`` tells of other processes' jobs.
         self._sqlite_file = sqlite_file
         self._wake = threading.Event()
@@ -86,10 +92,15 @@ class Dispatcher:
                 watch.close()
 
     def _dispatch(self, watch: _DataVersion | None) -> None:
+        next_poll = time.monotonic()
         while not self._stop.is_set():
-            woken = self._wake.wait(None if watch is None else _SQLITE_LOOK_SECONDS)
-            if not woken and (watch is None or not watch.moved()):
+            wait = max(0.0, next_poll - time.monotonic())
+            woken = self._wake.wait(wait if watch is None else min(wait, _SQLITE_LOOK_SECONDS))
+            due = time.monotonic() >= next_poll
+            if not (woken or due or (watch is not None and watch.moved())):
                 continue
+            if due:
+                next_poll = time.monotonic() + self._poll
             self._wake.clear()
             if self._stop.is_set():
                 return

@@ -13,15 +13,17 @@ Control and execution are split:
   runs jobs and, at launch, recovers the jobs its executor id left PENDING.
 
 **Hosts.** A job waits on the queue of the host its folder lives on, or on the shared
-queue for a folder every host reaches (:mod:`brainsync.jobs.queues`); a worker listens to
-its own host's queue and the shared one (``DBOS.listen_queues``), so DBOS itself routes a
-job to a worker that can reach its folder.
+queue for a folder every host reaches (:mod:`brainsync.jobs.queues`); a worker claims
+from its own host's queue and the shared one (:mod:`brainsync.jobs.dispatch`), so a job
+runs only on a worker that can reach its folder.
 
 **Lanes** (catalogue C3). Every queue is registered in the system database with
 ``partition_concurrency=1``; a job's lane is its ``queue_partition_key``. DBOS admits
 a partition's next job only while no job of that partition is PENDING, and checks this
 inside the claiming transaction on the shared database, so the rule holds across worker
-processes and hosts, not just within one process. Lanes are independent: a stalled job
+processes and hosts, not just within one process. (On SQLite that check reads before the
+write lock is taken, so two claimers racing could both admit a lane; a process therefore
+claims from one thread only, and SQLite serves one worker process per job store.) Lanes are independent: a stalled job
 holds only its own lane. Cancel, resume and crash recovery keep the partition key, so a
 resumed job waits for its lane like a new one.
 
@@ -138,15 +140,16 @@ class DbosEngine:
                     "notification_listener_polling_interval_sec": min(self._poll, 0.25),
                 }
             )
-            # Only jobs whose folder this host reaches: its own and the shared ones.
-            DBOS.listen_queues(queues)
+            # DBOS's queue threads claim nothing: the dispatcher alone starts this
+            # process's jobs, from this host's queue and the shared one (jobs/dispatch.py)
+            DBOS.listen_queues([])
             DBOS.launch()
         except Exception as exc:
             self._worker = None
             unbind()
             DBOS.destroy()
             raise JobError(f"cannot start the job worker: {exc}") from exc
-        self._dispatcher = Dispatcher(queues, _sqlite_file(self._url))
+        self._dispatcher = Dispatcher(queues, self._poll, _sqlite_file(self._url))
         self._dispatcher.start()
         # jobs queued before the launch (a restart's backlog) start now, not at the poll
         self._dispatcher.wake()

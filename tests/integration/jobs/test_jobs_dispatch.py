@@ -80,3 +80,11 @@ def test_a_job_another_process_queues_on_sqlite_starts_without_the_poll(
         job_id = client.enqueue("fake", work("elsewhere", items=2), lane="/x")
         assert client.wait(job_id, timeout=60).state is JobState.SUCCEEDED
         assert worker.status(job_id).executor == "worker"
+
+
+def test_the_dispatcher_is_the_only_claimer_of_its_process(open_service: Open) -> None:
+    """DBOS's queue threads claim nothing: on SQLite two claimers could admit one lane twice."""
+    from dbos._dbos import _get_dbos_instance
+
+    open_service()
+    assert _get_dbos_instance()._listening_queues == []
