@@ -23,9 +23,9 @@ a partition's next job only while no job of that partition is PENDING, and check
 inside the claiming transaction on the shared database, so the rule holds across worker
 processes and hosts, not just within one process. (On SQLite that check reads before the
 write lock is taken, so two claimers racing could both admit a lane; a process therefore
-claims from one thread only, and SQLite serves one worker process per job store.) Lanes are independent: a stalled job
-holds only its own lane. Cancel, resume and crash recovery keep the partition key, so a
-resumed job waits for its lane like a new one.
+claims from one thread only, and SQLite serves one worker process per job store.) Lanes
+are independent: a stalled job holds only its own lane. Cancel, resume and crash recovery
+keep the partition key, so a resumed job waits for its lane like a new one.
 
 **Logs.** DBOS logs a failed job's full traceback on its process-global ``dbos`` logger,
 and at launch gives that logger a console handler unless it has one already. Given a

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Heartbeat", "WorkerRecord", "WorkerRegistry", "engine_url"]
+__all__ = ["Heartbeat", "WorkerRecord", "WorkerRegistry", "engine_url", "open_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,23 @@ class WorkerRecord:
         }
 
 
+def open_tables(system_db_url: str, metadata: sa.MetaData, *, pool_size: int) -> sa.Engine:
+    """An engine on the job store with brainsync's own tables of ``metadata`` made."""
+    engine = sa.create_engine(
+        engine_url(system_db_url), pool_size=pool_size, max_overflow=1, pool_pre_ping=True
+    )
+    try:
+        try:
+            metadata.create_all(engine, checkfirst=True)
+        except sa.exc.IntegrityError:
+            # PostgreSQL: another process created them between the check and ours
+            metadata.create_all(engine, checkfirst=True)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
 def engine_url(url: str) -> sa.URL:
     """The SQLAlchemy URL of a job store (DBOS's driver on PostgreSQL)."""
     parsed = sa.make_url(url)
@@ -87,25 +104,11 @@ class WorkerRegistry:
 
     def __init__(self, system_db_url: str, *, dead_after_seconds: float) -> None:
         # One connection: a heartbeat every few seconds and a read now and then.
-        self._engine = sa.create_engine(
-            engine_url(system_db_url), pool_size=1, max_overflow=1, pool_pre_ping=True
-        )
+        self._engine = open_tables(system_db_url, _metadata, pool_size=1)
         self._dead_after = dead_after_seconds
         self._now: sa.ColumnClause[Any] = sa.literal_column(
             _NOW.get(self._engine.dialect.name, _NOW["sqlite"])
         )
-        try:
-            self._create()
-        except BaseException:
-            self._engine.dispose()
-            raise
-
-    def _create(self) -> None:
-        try:
-            _metadata.create_all(self._engine, checkfirst=True)
-        except sa.exc.IntegrityError:
-            # PostgreSQL: another process created it between the check and ours
-            _metadata.create_all(self._engine, checkfirst=True)
 
     def close(self) -> None:
         """Close the registry's connections."""

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from brainsync.errors import JobError
-from brainsync.jobs.hosts import engine_url
+from brainsync.jobs.hosts import open_tables
 from brainsync.jobs.operation import Chunk
 
 __all__ = ["PlanPages"]
@@ -40,21 +40,7 @@ class PlanPages:
     """The planned chunks of the jobs of one job store, one row per chunk."""
 
     def __init__(self, system_db_url: str) -> None:
-        self._engine = sa.create_engine(
-            engine_url(system_db_url), pool_size=2, max_overflow=2, pool_pre_ping=True
-        )
-        try:
-            self._create()
-        except BaseException:
-            self._engine.dispose()
-            raise
-
-    def _create(self) -> None:
-        try:
-            _metadata.create_all(self._engine, checkfirst=True)
-        except sa.exc.IntegrityError:
-            # PostgreSQL: another process created it between the check and ours
-            _metadata.create_all(self._engine, checkfirst=True)
+        self._engine = open_tables(system_db_url, _metadata, pool_size=2)
 
     def close(self) -> None:
         """Close the connections."""
