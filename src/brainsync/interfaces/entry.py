@@ -14,10 +14,12 @@ __all__ = ["main"]
 
 def main() -> None:
     """Serve ``brainsync mcp`` at once, or run the full command line."""
-    from brainsync.interfaces import mcp
+    try:
+        from brainsync.interfaces import mcp
 
-    if mcp.main(sys.argv[1:]):
-        return
-    from brainsync.interfaces.cli import main as run_cli
-
+        if mcp.main(sys.argv[1:]):
+            return
+        from brainsync.interfaces.cli import main as run_cli
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C while the command line loads: nothing ran yet
     run_cli()

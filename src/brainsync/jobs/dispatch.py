@@ -35,6 +35,7 @@ import time
 from dbos._core import execute_dequeued_workflow
 from dbos._dbos import _get_dbos_instance
 from dbos._utils import GlobalParams, generate_uuid
+from sqlalchemy.engine import make_url
 
 __all__ = ["Dispatcher"]
 
@@ -49,13 +50,12 @@ _AFTER_RUN_BACKOFF = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 class Dispatcher:
     """Claims this worker's queued jobs as soon as there may be one to claim."""
 
-    def __init__(
-        self, queues: list[str], poll_seconds: float, sqlite_file: str | None = None
-    ) -> None:
+    def __init__(self, queues: list[str], poll_seconds: float, system_db_url: str) -> None:
         self._queues = queues
         self._poll = poll_seconds
         #: A SQLite job store's file: its ``data_version`` tells of other processes' jobs.
-        self._sqlite_file = sqlite_file
+        url = make_url(system_db_url)
+        self._sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
         self._wake = threading.Event()
         self._after_run = threading.Event()
         self._stop = threading.Event()

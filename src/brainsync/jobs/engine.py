@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
-from sqlalchemy.engine import make_url
 
 from brainsync.errors import JobError, NotFoundError
 from brainsync.jobs.dispatch import Dispatcher
@@ -149,7 +148,7 @@ class DbosEngine:
             unbind()
             DBOS.destroy()
             raise JobError(f"cannot start the job worker: {exc}") from exc
-        self._dispatcher = Dispatcher(queues, self._poll, _sqlite_file(self._url))
+        self._dispatcher = Dispatcher(queues, self._poll, self._url)
         self._dispatcher.start()
         # jobs queued before the launch (a restart's backlog) start now, not at the poll
         self._dispatcher.wake()
@@ -179,8 +178,23 @@ class DbosEngine:
         DBOS.destroy()
         unbind()
         self._worker = None
-        for job_id in sorted(stopped):
+        # also jobs claimed for us whose code never began (DBOS stopped first); one whose
+        # code began meanwhile stops at its first boundary, before any chunk
+        with self._active_changed:
+            running = set(self._active)
+        for job_id in sorted(stopped | (self._pending_here() - running)):
             self._reclaim(job_id, self._executor_id)
+
+    def _pending_here(self) -> set[str]:
+        """Jobs the job store shows running on this executor (one live worker per id)."""
+        rows = self._client.list_workflows(
+            name=WORKFLOW_NAME,
+            status="PENDING",
+            executor_id=self._executor_id,
+            load_input=False,
+            load_output=False,
+        )
+        return {row.workflow_id for row in rows}
 
     # -- RunControl (called by running workflows) ----------------------------------
 
@@ -382,9 +396,3 @@ def _open_client(url: str) -> DBOSClient:
 def _open_failed(url: str, exc: Exception) -> JobError:
     # The URL is shown, and the driver's text kept, without the password (catalogue S3).
     return JobError(f"cannot open the job store {redact_url(url)}: {redact(exc, url)}")
-
-
-def _sqlite_file(url: str) -> str | None:
-    """The file of a SQLite job store, None for PostgreSQL."""
-    parsed = make_url(url)
-    return parsed.database if parsed.get_backend_name() == "sqlite" else None
