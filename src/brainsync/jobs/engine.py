@@ -136,7 +136,7 @@ class DbosEngine:
                     "log_level": "WARNING",
                     # brainsync waits on no DBOS notification; the listener only sleeps,
                     # and shutting down joins it: a short nap keeps commands' exits quick
-                    "notification_listener_polling_interval_sec": min(self._poll, 0.25),
+                    "notification_listener_polling_interval_sec": min(self._poll, 0.1),
                 }
             )
             # DBOS's queue threads claim nothing: the dispatcher alone starts this
