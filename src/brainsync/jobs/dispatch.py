@@ -37,6 +37,9 @@ from dbos._dbos import _get_dbos_instance
 from dbos._utils import GlobalParams, generate_uuid
 from sqlalchemy.engine import make_url
 
+from brainsync.errors import StoreError
+from brainsync.store.sqlite import SqliteSignal
+
 __all__ = ["Dispatcher"]
 
 log = logging.getLogger(__name__)
@@ -82,8 +85,8 @@ class Dispatcher:
         watch = None
         if self._sqlite_file:
             try:
-                watch = _DataVersion(self._sqlite_file)
-            except sqlite3.Error:
+                watch = SqliteSignal(self._sqlite_file)
+            except StoreError:
                 log.warning("cannot watch the job store; jobs of other processes wait a poll")
         try:
             self._dispatch(watch)
@@ -91,13 +94,13 @@ class Dispatcher:
             if watch is not None:
                 watch.close()
 
-    def _dispatch(self, watch: _DataVersion | None) -> None:
+    def _dispatch(self, watch: SqliteSignal | None) -> None:
         next_poll = time.monotonic()
         while not self._stop.is_set():
             wait = max(0.0, next_poll - time.monotonic())
             woken = self._wake.wait(wait if watch is None else min(wait, _SQLITE_LOOK_SECONDS))
             due = time.monotonic() >= next_poll
-            if not (woken or due or (watch is not None and watch.moved())):
+            if not (woken or due or _moved(watch)):
                 continue
             if due:
                 next_poll = time.monotonic() + self._poll
@@ -126,32 +129,13 @@ class Dispatcher:
             return 0
 
 
-class _DataVersion:
-    """SQLite's ``PRAGMA data_version``: it moves when another connection commits.
-
-    Reading it is a few microseconds, so looking every 0.2 s costs next to nothing; a job
-    that another process queued (``brainsync sync`` in a second terminal while ``watch``
-    runs) starts within that, not at the queue's next poll.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._last = self._version()
-
-    def _version(self) -> int:
-        row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0]) if row else 0
-
-    def moved(self) -> bool:
-        try:
-            version = self._version()
-        except sqlite3.Error:
-            return False  # the queue poll stays behind it
-        moved, self._last = version != self._last, version
-        return moved
-
-    def close(self) -> None:
-        self._conn.close()
+def _moved(watch: SqliteSignal | None) -> bool:
+    """Whether another process wrote to the job store (False when that cannot be read:
+    the poll stays behind it)."""
+    try:
+        return watch is not None and watch.changed()
+    except sqlite3.Error:
+        return False
 
 
 def claim(queue_name: str) -> int:

@@ -50,7 +50,7 @@ from brainsync.jobs.logfile import close_log, open_log
 from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
-from brainsync.jobs.rows import GAVE_UP, QUEUE_ATTR, STATES, job_of, queue_of
+from brainsync.jobs.rows import GAVE_UP, QUEUE_ATTR, job_of, queue_of, statuses_of
 from brainsync.jobs.workflow import PROGRESS_EVENT, WORKFLOW_NAME, WorkerBinding, bind, unbind
 
 __all__ = ["APP_VERSION", "QUEUE_NAME", "DbosEngine"]
@@ -303,7 +303,7 @@ class DbosEngine:
         """The newest ``limit`` jobs, optionally only those in ``state``."""
         statuses = None
         if state is not None:
-            statuses = [name for name, mapped in STATES.items() if mapped is state]
+            statuses = statuses_of(state)
         rows = self._client.list_workflows(
             name=WORKFLOW_NAME, status=statuses, limit=limit, sort_desc=True
         )

@@ -25,9 +25,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from brainsync.errors import JobError, NotFoundError
+from brainsync.jobs.hosts import engine_url
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
-from brainsync.jobs.rows import STATES, job_of
+from brainsync.jobs.rows import job_of, statuses_of
 
 __all__ = ["JobReader", "JobRecords", "StoredRow"]
 
@@ -93,11 +94,8 @@ class JobReader:
     """Reads jobs from a job store: the read half of the job facade, engine-free."""
 
     def __init__(self, system_db_url: str, *, deadline_seconds: float) -> None:
-        url = sa.make_url(system_db_url)
-        schema = None
-        if url.get_backend_name() == "postgresql":
-            url = url.set(drivername="postgresql+psycopg")
-            schema = "dbos"
+        url = engine_url(system_db_url)
+        schema = "dbos" if url.get_backend_name() == "postgresql" else None
         self._deadline = deadline_seconds
         self._url = system_db_url
         # a SQLite job store that does not exist yet has no jobs (and is not created here)
@@ -116,7 +114,7 @@ class JobReader:
         """The newest jobs first, optionally only those in ``state``."""
         query = _select().order_by(_status.c.created_at.desc()).limit(limit)
         if state is not None:
-            query = query.where(_status.c.status.in_(_statuses(state)))
+            query = query.where(_status.c.status.in_(statuses_of(state)))
         return self._jobs(query)
 
     def status(self, job_id: str) -> Job:
@@ -160,10 +158,6 @@ def _select() -> sa.Select[Any]:
         .select_from(joined)
         .where(_status.c.name == _WORKFLOW_NAME)
     )
-
-
-def _statuses(state: JobState) -> list[str]:
-    return [name for name, mapped in STATES.items() if mapped is state]
 
 
 def _has_tables(conn: sa.Connection) -> bool:

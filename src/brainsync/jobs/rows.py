@@ -27,6 +27,7 @@ __all__ = [
     "job_of",
     "queue_of",
     "result",
+    "statuses_of",
 ]
 
 #: The job's queue, kept in its attributes: a cancel takes a job off its queue, and a
@@ -74,6 +75,11 @@ STATES = {
     GAVE_UP: JobState.FAILED,
     "CANCELLED": JobState.CANCELLED,
 }
+
+
+def statuses_of(state: JobState) -> list[str]:
+    """The DBOS workflow states that mean ``state``."""
+    return [name for name, mapped in STATES.items() if mapped is state]
 
 
 def job_of(row: WorkflowRow, progress: Progress, deadline_seconds: float) -> Job:

@@ -77,3 +77,29 @@ def _begin(conn: Connection) -> None:
     """Open a transaction; writes take the write lock at once so busy_timeout applies."""
     write = conn.get_execution_options().get("brainsync_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SqliteSignal:
+    """``PRAGMA data_version`` on a connection of its own: it moves whenever another
+    connection commits to the file, and reading it costs a few microseconds."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot watch the store {path}: {exc}") from exc
+        self._last = self._version()
+
+    def _version(self) -> int:
+        row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def changed(self) -> bool:
+        """True when another connection committed since the previous call."""
+        version = self._version()
+        moved, self._last = version != self._last, version
+        return moved
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()

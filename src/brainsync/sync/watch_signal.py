@@ -13,7 +13,6 @@ sync makes, so the watcher's own writes (which update both) never look like a ch
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError, StoreError
 from brainsync.store import Store, SyncRecord
 from brainsync.store.postgres import ENTITY_CHANNEL
+from brainsync.store.sqlite import SqliteSignal
 from brainsync.sync.paths import PathMapper
 
 __all__ = [
@@ -56,31 +56,6 @@ class StoreSignal(Protocol):
 
     def close(self) -> None:
         """Release the signal's own connection."""
-
-
-class SqliteSignal:
-    """``PRAGMA data_version`` on a connection of its own (it moves on others' commits)."""
-
-    def __init__(self, path: str) -> None:
-        try:
-            self._conn = sqlite3.connect(path, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot watch the store {path}: {exc}") from exc
-        self._last = self._version()
-
-    def _version(self) -> int:
-        row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
-
-    def changed(self) -> bool:
-        """True when another connection committed since the previous call."""
-        version = self._version()
-        moved, self._last = version != self._last, version
-        return moved
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
 
 
 class PostgresSignal:
