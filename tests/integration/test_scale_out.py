@@ -299,3 +299,58 @@ def _dump(url: str) -> str:
             parts.extend(row[0] for row in rows)
     assert parts, "the dump found no rows: the check would prove nothing"
     return "\n".join(parts)
+
+
+class _Outage:
+    """The databases of one brain go away and come back, as in a PostgreSQL restart.
+
+    Restarting the server itself would break the other tests sharing it, so the outage is
+    made per database: new connections are refused and every open one is killed with the
+    same "terminating connection due to administrator command" a restart sends.
+    """
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.names = [url.rsplit("/", 1)[1] for url in urls.values()]
+
+    def __enter__(self) -> None:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            for name in self.names:
+                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY(%s)",
+                (self.names,),
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            for name in self.names:
+                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+def test_a_worker_lives_through_the_databases_going_away_and_coming_back(
+    cluster: Cluster, databases: dict[str, str]
+) -> None:
+    host = cluster.host("host-a", BRAINSYNC_CHUNK_SIZE="5", BRAINSYNC_CHUNK_PAUSE_SECONDS="0.3")
+    brain = cluster.brain(host)
+    _notes(brain, 60)
+    worker = cluster.start(host)
+    job_id = brain.start("export", worker=False)
+    jobs = brain.jobs(worker=False)
+    _until("the export to be under way", lambda: jobs.status(job_id).progress.current >= 5)
+    with _Outage(databases):
+        began = time.monotonic()
+        refused = host.cli("jobs")  # a command meanwhile says so in a line or two
+        assert refused.returncode == 7, refused.stderr
+        assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) <= 2
+        # the outage lasts 3 s: a length, not a wait for something to happen
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - began)))
+        assert worker.poll() is None
+    job = _finished(brain, job_id)
+    assert worker.poll() is None, "the worker died with the database"
+    assert job.state is JobState.SUCCEEDED, job.error
+    assert _exported(host.folder) == 60
+    _until("the heartbeat to be fresh again", lambda: cluster.alive(host))
+    brain.put_entity("note", "after", metadata={"title": "After"}, content="y")
+    after = _finished(brain, brain.start("export", worker=False))
+    assert (after.state, after.executor) == (JobState.SUCCEEDED, host.executor), after.error
+    assert _exported(host.folder) == 61

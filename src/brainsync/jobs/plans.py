@@ -14,11 +14,13 @@ resumption.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
-from brainsync.errors import JobError
+from brainsync.errors import JobError, TransientStoreError
 from brainsync.jobs.hosts import open_tables
 from brainsync.jobs.operation import Chunk
 
@@ -52,7 +54,7 @@ class PlanPages:
             {"job_id": job_id, "idx": index, "chunk": json.dumps(chunk)}
             for index, chunk in enumerate(chunks)
         ]
-        with self._engine.begin() as conn:
+        with _reaching("store the plan"), self._engine.begin() as conn:
             conn.execute(sa.delete(_chunks).where(_chunks.c.job_id == job_id))
             for start in range(0, len(rows), _BATCH):
                 conn.execute(sa.insert(_chunks), rows[start : start + _BATCH])
@@ -60,7 +62,7 @@ class PlanPages:
     def load(self, job_id: str, index: int) -> Chunk:
         """Chunk ``index`` of ``job_id``; JobError when it is not stored."""
         query = sa.select(_chunks.c.chunk).where(_chunks.c.job_id == job_id, _chunks.c.idx == index)
-        with self._engine.connect() as conn:
+        with _reaching(f"read chunk {index}"), self._engine.connect() as conn:
             text = conn.execute(query).scalar()
         if text is None:
             raise JobError(f"chunk {index} of job {job_id} is missing from the job store")
@@ -69,7 +71,7 @@ class PlanPages:
 
     def drop(self, job_id: str) -> None:
         """Forget ``job_id``'s chunks (it finished)."""
-        with self._engine.begin() as conn:
+        with _reaching("drop the plan"), self._engine.begin() as conn:
             conn.execute(sa.delete(_chunks).where(_chunks.c.job_id == job_id))
 
     def count(self, job_id: str) -> int:
@@ -77,3 +79,17 @@ class PlanPages:
         query = sa.select(sa.func.count()).where(_chunks.c.job_id == job_id)
         with self._engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
+
+
+@contextmanager
+def _reaching(doing: str) -> Iterator[None]:
+    """Turn a lost or refused job-store connection into TransientStoreError, which the
+    job's step retries with back-off (a PostgreSQL restart under a running worker)."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise TransientStoreError(f"could not {doing}: the job store is unreachable") from exc
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise TransientStoreError(f"could not {doing}: lost the job store") from exc
+        raise

@@ -59,6 +59,7 @@ class CompletionWatcher:
         self._thread = threading.Thread(
             target=self._loop, name="brainsync-job-watcher", daemon=True
         )
+        self._failing = False
 
     def start(self) -> None:
         """Start watching in a background thread."""
@@ -112,9 +113,14 @@ class CompletionWatcher:
         """Sweep; whether jobs are still awaited (a nudge retries until they are told)."""
         try:
             self.sweep()
-        except Exception:
-            # A store hiccup must not kill the watcher; the next sweep retries.
-            log.exception("job completion watcher failed")
+            self._failing = False
+        except Exception as exc:
+            # A store hiccup must not kill the watcher; the next sweep retries. One warning
+            # per outage, not one traceback per look while the job store is away.
+            if not self._failing:
+                log.warning("job completion watcher failed, retrying: %s", type(exc).__name__)
+            log.debug("job completion watcher failed", exc_info=True)
+            self._failing = True
         with self._lock:
             return bool(self._tracked) and not self._nudged.is_set()
 
