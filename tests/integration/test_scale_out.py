@@ -108,10 +108,11 @@ class Host:
         )
         return env
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "brainsync", *args],
             env=self.env(),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,
@@ -135,11 +136,12 @@ class Cluster:
         self.brains.append(brain)
         return brain
 
-    def start(self, host: Host) -> subprocess.Popen[bytes]:
-        """Start the host's worker and wait until its heartbeat says it is alive."""
-        log = (self.base / f"{host.name}.worker.log").open("ab")
+    def start(self, host: Host, command: str = "worker") -> subprocess.Popen[bytes]:
+        """Start the host's worker (or ``watch``, which runs one) and wait until its
+        heartbeat says it is alive."""
+        log = (self.base / f"{host.name}.{command}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "brainsync", "worker"], env=host.env(), stderr=log
+            [sys.executable, "-m", "brainsync", command], env=host.env(), stderr=log, stdout=log
         )
         log.close()
         self.procs[host.executor] = proc
@@ -354,3 +356,46 @@ def test_a_worker_lives_through_the_databases_going_away_and_coming_back(
     after = _finished(brain, brain.start("export", worker=False))
     assert (after.state, after.executor) == (JobState.SUCCEEDED, host.executor), after.error
     assert _exported(host.folder) == 61
+
+
+def test_edits_through_one_host_reach_the_folders_other_hosts_watch(cluster: Cluster) -> None:
+    fast = {
+        "BRAINSYNC_WATCH_DEBOUNCE_MS": "50",
+        "BRAINSYNC_WATCH_POLL_SECONDS": "0.2",
+        "BRAINSYNC_WATCH_DELETE_DELAY_SECONDS": "0.5",
+    }
+    a, b = cluster.host("host-a", **fast), cluster.host("host-b", **fast)
+    c = cluster.host("host-c")  # no folder of its own in play: a CLI on a third machine
+    brain = cluster.brain(c)
+    _notes(brain, 3)
+    for host in (a, b):
+        host.folder.mkdir(parents=True)
+    watchers = [cluster.start(host, "watch") for host in (a, b)]
+    for host in (a, b):
+        _until(f"{host.name}'s startup reconcile", lambda h=host: _exported(h.folder) == 3)
+
+    def same_file(rel: str, text: str) -> bool:
+        files = [h.folder / rel for h in (a, b)]
+        return all(f.is_file() and f.read_text() == text for f in files)
+
+    text = "---\ntitle: From host C\n---\nWritten through host C's CLI.\n"
+    put = c.cli("entity", "put", "note", "from-c", stdin=text)
+    assert put.returncode == 0, put.stderr
+    _until("host C's entity in both watched folders", lambda: same_file("from-c.md", text))
+    saved = "---\ntitle: From host A\n---\nSaved in host A's folder by an editor.\n"
+    (a.folder / "from-a.md").write_text(saved)
+    _until("host A's file in host B's folder", lambda: same_file("from-a.md", saved))
+    entity = brain.get_entity("note", "from-a")
+    assert entity is not None and "by an editor" in entity.content
+    removed = c.cli("entity", "delete", "note", "from-c")
+    assert removed.returncode == 0, removed.stderr
+    _until(
+        "the delete in both folders",
+        lambda: not any((h.folder / "from-c.md").exists() for h in (a, b)),
+    )
+    for watcher in watchers:
+        watcher.send_signal(signal.SIGTERM)
+    assert [w.wait(timeout=60) for w in watchers] == [0, 0]
+    assert sorted(p.name for p in a.folder.glob("*.md")) == sorted(
+        p.name for p in b.folder.glob("*.md")
+    )
