@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -399,3 +400,67 @@ def test_edits_through_one_host_reach_the_folders_other_hosts_watch(cluster: Clu
     assert sorted(p.name for p in a.folder.glob("*.md")) == sorted(
         p.name for p in b.folder.glob("*.md")
     )
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """The notes under ``folder`` (not hidden files such as a killed write's temp file)."""
+    found = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.md")}
+    return {rel: data for rel, data in found.items() if not rel.startswith(".") and "/." not in rel}
+
+
+def _posts(tmp_path: Path, count: int) -> Brain:
+    """A reference brain (SQLite, uninterrupted) holding ``count`` posts, exported."""
+    reference = Brain(Settings(directory=tmp_path / "reference", home=tmp_path / "ref-state"))
+    reference.settings.root.mkdir(parents=True)
+    for index in range(count):
+        text = f"---\ntitle: Idea {index}\ntags: [k1]\n---\nIdea {index}.\n"
+        reference.put_entity("post", f"i{index:03}", text=text)
+    assert reference.export().created == count
+    return reference
+
+
+def test_hosts_killed_mid_export_and_mid_import_resume_while_another_works(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    slow = {"BRAINSYNC_CHUNK_SIZE": "5", "BRAINSYNC_CHUNK_PAUSE_SECONDS": "0.2"}
+    a, b = cluster.host("host-a", **slow), cluster.host("host-b", **slow)
+    c = cluster.host("host-c", BRAINSYNC_CHUNK_SIZE="5", BRAINSYNC_CHUNK_PAUSE_SECONDS="0.05")
+    brains = {h.name: cluster.brain(h) for h in (a, b, c)}
+    _notes(brains["host-c"], 150)
+    reference = _posts(tmp_path, 100)
+    try:
+        shutil.copytree(reference.settings.root, b.folder)
+        for host in (a, b, c):
+            cluster.start(host)
+        notes_only = {"types": ["note"]}
+        exporting = brains["host-a"].start("export", notes_only, worker=False)
+        importing = brains["host-b"].start("import", worker=False)
+        jobs = brains["host-c"].jobs(worker=False)
+        for host, job_id in ((a, exporting), (b, importing)):
+            # power loss on two machines, each part-way through its job
+            _until("the job part-way", lambda j=job_id: jobs.status(j).progress.current >= 10)
+            cluster.procs[host.executor].kill()
+            cluster.procs[host.executor].wait(timeout=30)
+        for job_id in (exporting, importing):
+            assert jobs.status(job_id).state is JobState.RUNNING
+        # the third host works on meanwhile, and finishes while the others are down
+        elsewhere = _finished(brains["host-c"], brains["host-c"].start("export", notes_only))
+        assert (elsewhere.state, elsewhere.executor) == (JobState.SUCCEEDED, c.executor)
+        for job_id in (exporting, importing):
+            assert not jobs.status(job_id).state.finished
+        for host in (a, b):
+            cluster.start(host)  # the same executor id: DBOS recovers its jobs
+        for host, job_id in ((a, exporting), (b, importing)):
+            job = _finished(brains[host.name], job_id)
+            assert (job.state, job.executor) == (JobState.SUCCEEDED, host.executor), job.error
+            assert job.result is not None and not job.result.errors
+        # the end state is that of uninterrupted runs
+        assert len(_tree(a.folder)) == 150 and _tree(a.folder) == _tree(c.folder)
+        assert _tree(b.folder) == _tree(reference.settings.root)
+        for index in range(100):
+            key = ("post", f"i{index:03}")
+            stored, expected = brains["host-a"].get_entity(*key), reference.get_entity(*key)
+            assert stored is not None and expected is not None
+            assert stored.document == expected.document
+    finally:
+        reference.close()
