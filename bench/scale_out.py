@@ -9,8 +9,10 @@ folder. The scenarios, timed from the first enqueue to the last job's end:
 - one host exports both at once (two lanes in one worker process);
 - two hosts export one folder each at once (the target: <= 0.6x the baseline).
 
-Then how fast a job id comes back when a host enqueues: ``Brain.start`` in-process, and
-the whole ``brainsync export --no-wait`` process that a user feels.
+Then how fast a job id comes back when a host enqueues an export: ``Brain.start``
+in-process, and the whole ``brainsync export --no-wait`` process that a user feels. The
+workers are stopped first, so the jobs only queue: enqueueing is what is timed, not
+exports running beside it on the two cores.
 """
 
 from __future__ import annotations
@@ -124,11 +126,14 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError("the workers did not come up; see the *.worker.log files")
 
-    def close(self) -> None:
+    def stop_workers(self) -> None:
         for proc in self.procs:
             proc.terminate()
         for proc in self.procs:
             proc.wait(timeout=120)
+
+    def close(self) -> None:
+        self.stop_workers()
         for brain in self.brains.values():
             brain.close()
 
@@ -164,14 +169,14 @@ def enqueue_latency(cluster: Cluster, count: int) -> list[tuple[str, list[float]
     rows: list[tuple[str, list[float]]] = []
     for host in cluster.hosts:
         brain = cluster.brain(host, "enqueue")
-        brain.start("export", {"dry_run": True}, worker=False)  # warm the pools
+        brain.start("export", worker=False)  # warm the pools
         samples = []
         for _ in range(count):
             began = time.perf_counter()
-            brain.start("export", {"dry_run": True}, worker=False)
+            brain.start("export", worker=False)
             samples.append((time.perf_counter() - began) * 1000)
         rows.append((f"{host.name}: Brain.start (in-process)", samples))
-        argv = [sys.executable, "-m", "brainsync", "export", "--dry-run", "--no-wait"]
+        argv = [sys.executable, "-m", "brainsync", "export", "--no-wait"]
         cli = []
         for _ in range(max(3, count // 4)):
             began = time.perf_counter()
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             load_store(generate(args.size), seeded.store)
             cluster.start_workers()
             runs = throughput(cluster)
+            cluster.stop_workers()
             enqueue = enqueue_latency(cluster, args.enqueues)
         finally:
             cluster.close()

@@ -25,6 +25,7 @@ import pytest
 
 from brainsync.app import Brain
 from brainsync.config import Settings
+from brainsync.entities import EntityKey
 from brainsync.errors import JobError
 from brainsync.jobs import Job, JobState
 
@@ -464,3 +465,37 @@ def test_hosts_killed_mid_export_and_mid_import_resume_while_another_works(
             assert stored.document == expected.document
     finally:
         reference.close()
+
+
+def test_a_watcher_lives_through_the_databases_going_away_and_coming_back(
+    cluster: Cluster, databases: dict[str, str]
+) -> None:
+    a = cluster.host(
+        "host-a",
+        BRAINSYNC_WATCH_DEBOUNCE_MS="50",
+        BRAINSYNC_WATCH_POLL_SECONDS="0.2",
+        BRAINSYNC_WATCH_DELETE_DELAY_SECONDS="0.5",
+    )
+    c = cluster.host("host-c")
+    brain = cluster.brain(c)
+    _notes(brain, 3)
+    a.folder.mkdir(parents=True)
+    watcher = cluster.start(a, "watch")
+    _until("the startup reconcile", lambda: _exported(a.folder) == 3)
+    with _Outage(databases):
+        began = time.monotonic()
+        # an editor saves while the brain is away: the save must land once it is back
+        (a.folder / "offline.md").write_text("---\ntitle: Offline\n---\nSaved offline.\n")
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - began)))  # the outage's length
+        assert watcher.poll() is None
+    offline = EntityKey("note", "offline")
+    _until("the offline save imported", lambda: brain.store.get(offline))
+    text = "---\ntitle: Later\n---\nPut through host C after the outage.\n"
+    assert c.cli("entity", "put", "note", "later", stdin=text).returncode == 0
+    later = a.folder / "later.md"
+    _until(
+        "host C's change in the watched folder",
+        lambda: later.exists() and later.read_text() == text,
+    )
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(timeout=60) == 0

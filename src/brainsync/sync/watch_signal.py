@@ -59,32 +59,58 @@ class StoreSignal(Protocol):
 
 
 class PostgresSignal:
-    """``LISTEN`` as a wake-up, with a polled fingerprint of the entity history behind it."""
+    """``LISTEN`` as a wake-up, with a polled fingerprint of the entity history behind it.
+
+    A lost connection (a PostgreSQL restart) is opened again at the next look, which then
+    says "changed": notifications sent meanwhile went nowhere, so the caller looks.
+    """
 
     def __init__(self, dsn: str) -> None:
         import psycopg
 
+        self._dsn = dsn
+        self._conn: psycopg.Connection[Any] | None = None
         try:
-            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-            self._conn.execute(f"LISTEN {CHANNEL}")
+            self._connect()
         except psycopg.Error as exc:
             raise StoreError(f"cannot watch the store: {exc}") from exc
         self._last = self._fingerprint()
 
+    def _connect(self) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+        self._conn.execute(f"LISTEN {CHANNEL}")
+
     def _fingerprint(self) -> tuple[Any, ...]:
+        assert self._conn is not None
         row = self._conn.execute(_FINGERPRINT).fetchone()
         return tuple(row or ())
 
     def changed(self) -> bool:
-        """True on a notification or when the history's fingerprint moved."""
-        notified = any(True for _ in self._conn.notifies(timeout=0))
-        fingerprint = self._fingerprint()
+        """True on a notification, when the history's fingerprint moved, or on the first
+        look after the connection came back; StoreError while the store is unreachable."""
+        import psycopg
+
+        try:
+            if self._conn is None:
+                self._connect()
+                self._last = self._fingerprint()
+                return True
+            notified = any(True for _ in self._conn.notifies(timeout=0))
+            fingerprint = self._fingerprint()
+        except psycopg.Error as exc:
+            self.close()
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(f"lost the store's change signal: {first_line}") from exc
         moved, self._last = fingerprint != self._last, fingerprint
         return notified or moved
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
 
 
 def open_signal(url: str) -> StoreSignal:
@@ -181,6 +207,7 @@ class StoreWatch:
         self._cursor = store.latest_change()
         self._lookback = _PG_LOOKBACK if make_url(store_url).get_backend_name() != "sqlite" else 0
         self.paused = False
+        self._unreachable = False
         self._thread = threading.Thread(target=self._run, name="brainsync-watch-store")
 
     def start(self) -> None:
@@ -214,7 +241,7 @@ class StoreWatch:
                 self._collecting = True  # before the clear, so busy() never flickers
                 self._dirty.clear()
                 try:
-                    moved = signal is not None and signal.changed()
+                    moved = self._signalled(signal)
                     if (fired or moved) and not self._stop.is_set() and not self.paused:
                         self._collect()
                 finally:
@@ -223,11 +250,30 @@ class StoreWatch:
             if signal is not None:
                 signal.close()
 
+    def _signalled(self, signal: StoreSignal | None) -> bool:
+        """Whether the signal fired; an unreachable store is told once per outage, and
+        the first look after it reads everything written meanwhile."""
+        if signal is None:
+            return False
+        try:
+            moved = signal.changed()
+        except BrainsyncError as exc:
+            if not self._unreachable:
+                self._on_warning(f"{exc}; retrying every {self._poll:g} s")
+            self._unreachable = True
+            return False
+        if self._unreachable:
+            self._unreachable = False
+            self._on_warning("the store is reachable again; catching up")
+            return True
+        return moved
+
     def _collect(self) -> None:
         try:
             found, looked = self._changes()
         except BrainsyncError as exc:
-            self._on_warning(f"cannot read the store's changes: {exc}")
+            if not self._unreachable:
+                self._on_warning(f"cannot read the store's changes: {exc}")
             return
         fresh = [path for path, digest in found.items() if self._handled.get(path) != digest]
         for path in looked - set(found):
