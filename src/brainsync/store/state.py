@@ -65,10 +65,13 @@ class SyncStateStore(Database):
     def list_folders(self, ids: Sequence[str] | None = None) -> list[FolderRecord]:
         """Every folder (or those among ``ids``), oldest first, with tracked-file counts."""
         query = select(folders).order_by(folders.c.created, folders.c.id)
-        if ids is not None:
-            query = query.where(folders.c.id.in_(list(ids)))
-        rows = self._read(query, "list folders")
         counts = select(sync_state.c.folder, func.count().label("n")).group_by(sync_state.c.folder)
+        if ids is not None:
+            # count only these folders' records: every command looks up its own folder,
+            # and counting every folder's made that O(all records) (30 ms at 6 x 10k)
+            query = query.where(folders.c.id.in_(list(ids)))
+            counts = counts.where(sync_state.c.folder.in_(list(ids)))
+        rows = self._read(query, "list folders")
         tracked = {r["folder"]: int(r["n"]) for r in self._read(counts, "count records")}
         return [_folder_from_row(row, tracked.get(row["id"], 0)) for row in rows]
 
