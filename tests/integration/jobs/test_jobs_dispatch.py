@@ -15,6 +15,8 @@ from typing import Any
 from jobs_fakeop import factory, read_log
 
 from brainsync.jobs import JobCompleted, JobEvent, JobService, JobState
+from brainsync.jobs.dispatch import QueuedProbe
+from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 
 Open = Callable[..., JobService]
 Work = Callable[..., dict[str, Any]]
@@ -88,3 +90,24 @@ def test_the_dispatcher_is_the_only_claimer_of_its_process(open_service: Open) -
 
     open_service()
     assert _get_dbos_instance()._listening_queues == []
+
+
+def test_the_probe_sees_a_queued_job_before_a_claim_round_is_spent(
+    tmp_path: Path, work: Work
+) -> None:
+    """An idle worker on SQLite skips claim rounds while nothing is queued: the probe must
+    read DBOS's table as it is (a renamed table or column would make it claim always)."""
+    path = tmp_path / "jobs.sqlite"
+    options = {"poll_interval_seconds": NO_POLL, "retry_interval_seconds": 0.01}
+    with JobService(f"sqlite:///{path}", factory, start_worker=False, **options) as client:
+        ours, theirs = queue_for("here"), queue_for("elsewhere")
+        probe = QueuedProbe(str(path), [ours, SHARED_QUEUE])
+        try:
+            assert not probe.queued()
+            job_id = client.enqueue("fake", work(items=1), lane="/x", host="elsewhere")
+            assert queue_for(client.status(job_id).host) == theirs
+            assert not probe.queued()
+            client.enqueue("fake", work("mine", items=1), lane="/y", host="here")
+            assert probe.queued()
+        finally:
+            probe.close()
