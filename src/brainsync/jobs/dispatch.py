@@ -123,7 +123,11 @@ class Dispatcher:
 
     def _claim_with_backoff(self, pauses: tuple[float, ...]) -> None:
         for pause in pauses:
-            if pause and self._stop.wait(pause):
+            # a job queued meanwhile (or a stop) cuts the pause short: a watcher's next
+            # batch used to wait out up to 320 ms of a back-off meant for the lane
+            if pause and self._wake.wait(pause):
+                if len(pauses) > 1:
+                    self._after_run.set()  # the lane may still be freeing: back off again
                 return
             self._safe_claim()
             if self._wake.is_set():
@@ -158,7 +162,8 @@ class QueuedProbe:
 
     def queued(self) -> bool:
         """Whether a job waits; sqlite3.Error when the table cannot be read."""
-        return self._conn.execute(self._query, self._queues).fetchone() is not None
+        # fetchall steps the statement to its end, so no read lock outlives the call
+        return bool(self._conn.execute(self._query, self._queues).fetchall())
 
     def any_queued(self) -> bool:
         """True when a job waits (or when that cannot be read: then a claim decides)."""
