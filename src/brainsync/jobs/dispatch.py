@@ -23,6 +23,12 @@ On SQLite a claim round is skipped when no job of this worker's queues is queued
 (:class:`QueuedProbe`, one read of DBOS's own in-flight index): a claim is a transaction
 through DBOS, and an idle watcher's worker made one every second and on every heartbeat.
 
+With the dispatcher doing the claiming, DBOS's own once-a-second pollers are left with
+little to do: its internal queue (programmatic resumes, which brainsync sends to its own
+queues) and its housekeeping (delayed jobs, which brainsync has none of, and deadlines of
+an hour). :func:`quiet_dbos_pollers` makes them look every 10 s: they were most of an
+idle watcher's CPU.
+
 This is the second place that reaches into DBOS's private parts (the first is
 :meth:`~brainsync.jobs.engine.DbosEngine._reclaim`); ``test_the_immediate_claim_...``
 fails when a new DBOS version moves them. DBOS is pinned to a minor version.
@@ -37,6 +43,7 @@ import threading
 import time
 from urllib.parse import quote
 
+from dbos import _workflow_commands
 from dbos._core import execute_dequeued_workflow
 from dbos._dbos import _get_dbos_instance
 from dbos._utils import GlobalParams, generate_uuid
@@ -45,12 +52,14 @@ from sqlalchemy.engine import make_url
 from brainsync.errors import StoreError
 from brainsync.store.sqlite import SqliteSignal
 
-__all__ = ["Dispatcher", "QueuedProbe"]
+__all__ = ["Dispatcher", "QueuedProbe", "quiet_dbos_pollers"]
 
 log = logging.getLogger(__name__)
 
 #: How often a worker on a SQLite job store looks whether another process wrote to it.
 _SQLITE_LOOK_SECONDS = 0.2
+#: How often DBOS's internal queue and housekeeping look, in place of every second.
+DBOS_HOUSEKEEPING_SECONDS = 10.0
 #: Pauses before each retry after a job ended: its outcome is written just after it returns.
 _AFTER_RUN_BACKOFF = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 
@@ -215,3 +224,10 @@ def claim(queue_name: str) -> int:
         except Exception:
             log.exception("job %s could not start", workflow_id)
     return len(claimed)
+
+
+def quiet_dbos_pollers() -> None:
+    """Slow DBOS's internal queue and housekeeping threads down (call before launch)."""
+    _workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC = DBOS_HOUSEKEEPING_SECONDS
+    internal = _get_dbos_instance()._registry.get_internal_queue()
+    internal._polling_interval_sec = DBOS_HOUSEKEEPING_SECONDS

@@ -45,7 +45,7 @@ from typing import Any
 from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
 
 from brainsync.errors import JobError, NotFoundError
-from brainsync.jobs.dispatch import Dispatcher
+from brainsync.jobs.dispatch import Dispatcher, quiet_dbos_pollers
 from brainsync.jobs.logfile import close_log, open_log
 from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
@@ -142,6 +142,7 @@ class DbosEngine:
             # DBOS's queue threads claim nothing: the dispatcher alone starts this
             # process's jobs, from this host's queue and the shared one (jobs/dispatch.py)
             DBOS.listen_queues([])
+            quiet_dbos_pollers()
             DBOS.launch()
         except Exception as exc:
             self._worker = None

@@ -12,6 +12,7 @@ from dbos import DBOS, DBOSClient
 
 from brainsync.errors import JobError
 from brainsync.jobs import JobService, JobState
+from brainsync.jobs.dispatch import DBOS_HOUSEKEEPING_SECONDS
 from brainsync.jobs.queues import SHARED_QUEUE, host_of, queue_for
 from brainsync.jobs.redact import redact, redact_url
 
@@ -106,3 +107,20 @@ def test_the_immediate_claim_uses_what_dbos_offers() -> None:
     ]
     assert hasattr(ActiveWorkflowById, "count_for_queue")
     assert hasattr(GlobalParams, "executor_id") and hasattr(GlobalParams, "app_version")
+
+
+def test_dbos_pollers_are_slowed_where_dbos_reads_their_intervals(open_service: Open) -> None:
+    """The third private use (jobs/dispatch.py quiet_dbos_pollers): the knobs must be the
+    ones DBOS's threads read, or an idle watcher quietly goes back to polling every second."""
+    from dbos import _queue, _workflow_commands
+    from dbos._dbos import _get_dbos_instance
+
+    open_service()
+    assert _workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC == DBOS_HOUSEKEEPING_SECONDS
+    internal = _get_dbos_instance()._registry.get_internal_queue()
+    assert internal._polling_interval_sec == DBOS_HOUSEKEEPING_SECONDS
+    assert "_BACKGROUND_JOBS_INTERVAL_SEC" in inspect.getsource(
+        _workflow_commands.background_jobs_thread
+    )
+    assert "queue._polling_interval_sec" in inspect.getsource(_queue.queue_worker_thread)
+    assert "get_internal_queue()" in inspect.getsource(_queue.queue_thread)
