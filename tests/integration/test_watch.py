@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from folder_state import tracked
 
 from brainsync.app import Brain
 from brainsync.entities import EntityKey
-from brainsync.errors import MassDeleteError
+from brainsync.errors import MassDeleteError, StoreError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
 from brainsync.sync.watch_jobs import WatchEvent, WatchEventKind
 from brainsync.sync.watch_state import WatchMode
@@ -397,3 +398,44 @@ def test_w5_watch_limit_is_named_and_polling_takes_over(
         wait_for(lambda: "note:polled" in rows(brain), "the polled change")
         reason = brain.watch_state()[0].reason
         assert reason is not None and "max_user_watches" in reason
+
+
+@FILE_SIDE
+def test_w5_a_store_that_cannot_start_jobs_pauses_the_watcher_once(make_brain: Any) -> None:
+    """A store or job store that is away (a database restart) pauses watching with the
+    reason, looks for it again every few polls without a line each time, and the
+    reconcile on its return imports what was saved meanwhile."""
+    brain = make_brain(**FAST)
+    recorder = Recorder(brain)
+    down = threading.Event()
+    starts: list[str] = []
+    probes: list[str] = []
+    real_start, real_folder = brain.start, brain.folder
+
+    def start(kind: str, params: Any = None) -> str:
+        if down.is_set():
+            starts.append(kind)
+            raise StoreError("could not list folders: connection refused\nmore detail")
+        return real_start(kind, params)
+
+    def folder() -> Any:
+        if down.is_set():
+            probes.append("folder")
+            raise StoreError("could not read the folder: connection refused")
+        return real_folder()
+
+    with watching(brain, recorder):
+        brain.start, brain.folder = start, folder  # type: ignore[method-assign]
+        down.set()
+        (brain.settings.root / "offline.md").write_text(body("offline"))
+        wait_for(lambda: len(probes) >= 3, "the watcher to look for the store three times")
+        assert starts == ["sync"], "a job start was tried again while the store was away"
+        paused = [e for e in recorder.watch if e.kind is WatchEventKind.PAUSED]
+        assert [e.message for e in paused] == [
+            "paused: cannot start a sync job: could not list folders: connection refused"
+        ]
+        assert brain.watch_state()[0].mode is WatchMode.PAUSED
+        down.clear()
+        wait_for(lambda: document(brain, "note:offline") is not None, "the save, after")
+    resumed = [e for e in recorder.watch if e.kind is WatchEventKind.RESUMED]
+    assert len(resumed) == 1

@@ -75,6 +75,7 @@ class Watcher:
         self._stop = threading.Event()
         self._armed = threading.Event()
         self._paused: str | None = None
+        self._store_down = False  # paused because a job could not be started
         self._retry_at = 0.0
         self._full_due = True  # the startup reconcile
         self._next_rescan = time.monotonic() + options.rescan_seconds
@@ -232,8 +233,9 @@ class Watcher:
         assert self._guard is not None
         return self._guard.problem()
 
-    def _pause(self, reason: str) -> None:
+    def _pause(self, reason: str, *, store: bool = False) -> None:
         with self._cond:
+            self._store_down = store
             if self._paused == reason:
                 return
             self._paused = reason
@@ -248,7 +250,7 @@ class Watcher:
     def _try_resume(self, now: float) -> None:
         if now < self._retry_at:
             return
-        if not self._armed.is_set() or self._root_problem() is not None:
+        if not self._armed.is_set() or self._root_problem() is not None or not self._reachable():
             self._retry_at = now + _RETRY_POLLS * self._options.poll_seconds
             return
         self._paused = None
@@ -257,6 +259,17 @@ class Watcher:
         self._full_due = True
         self._set_state(WatchMode.WATCHING, self._fallback)
         self._emit(WatchEvent(WatchEventKind.RESUMED, f"watching {self._root} again"))
+
+    def _reachable(self) -> bool:
+        """After a pause for the store: whether it answers again (one cheap read)."""
+        if not self._store_down:
+            return True
+        try:
+            self._host.folder()
+        except BrainsyncError:
+            return False
+        self._store_down = False
+        return True
 
     # -- the driver ----------------------------------------------------------------------
 
@@ -326,7 +339,11 @@ class Watcher:
             self._pause(str(exc))
             return None
         except BrainsyncError as exc:
-            self._warn(f"could not start a {self._options.kind} job: {exc}")
+            # the store or the job store is away: pause and look again every few polls (a
+            # warning and an at-once retry spun, 140 lines a second); the reconcile on
+            # resume covers every path queued meanwhile
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._pause(f"cannot start a {self._options.kind} job: {first_line}", store=True)
             return None
         self.jobs.append(job_id)
         return self._await(job_id)
