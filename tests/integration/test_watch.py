@@ -25,7 +25,7 @@ from folder_state import tracked
 
 from brainsync.app import Brain
 from brainsync.entities import EntityKey
-from brainsync.errors import MassDeleteError, StoreError
+from brainsync.errors import ConflictError, MassDeleteError, StoreError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
 from brainsync.sync.watch_jobs import WatchEvent, WatchEventKind
 from brainsync.sync.watch_state import WatchMode
@@ -439,3 +439,68 @@ def test_w5_a_store_that_cannot_start_jobs_pauses_the_watcher_once(make_brain: A
         wait_for(lambda: document(brain, "note:offline") is not None, "the save, after")
     resumed = [e for e in recorder.watch if e.kind is WatchEventKind.RESUMED]
     assert len(resumed) == 1
+
+
+# -- deletes and moves while watching ----------------------------------------------------
+
+
+@FILE_SIDE
+def test_d3_a_type_folder_deleted_while_watching_deletes_its_entities_only(
+    make_brain: Any, disk: Any, rows: Any
+) -> None:
+    brain = make_brain(**FAST)
+    for n in range(10):
+        disk.write(f"n{n}.md", body(f"n{n}"))
+    for n in range(3):
+        disk.write(f"post/p{n}.md", body(f"p{n}"))
+    recorder = Recorder(brain)
+    with watching(brain, recorder) as watcher:
+        assert {f"post:p{n}" for n in range(3)} <= set(rows(brain))
+        shutil.rmtree(brain.settings.root / "post")
+        wait_for(lambda: not any(key.startswith("post:") for key in rows(brain)), "the deletes")
+        barrier(brain, watcher, brain.settings.root, "barrier")
+        assert not (brain.settings.root / "post").exists(), "a deleted entity came back"
+    assert recorder.deletes() == 3
+    assert set(rows(brain)) == {f"note:n{n}" for n in range(10)} | {"note:barrier"}
+
+
+@FILE_SIDE
+def test_d8_a_rename_while_watching_leaves_one_entity_and_one_file(
+    make_brain: Any, disk: Any, rows: Any
+) -> None:
+    brain = make_brain(**FAST)
+    for n in range(6):
+        disk.write(f"n{n}.md", body(f"n{n}"))
+    recorder = Recorder(brain)
+    with watching(brain, recorder) as watcher:
+        original = rows(brain)["note:n2"].document
+        (brain.settings.root / "n2.md").rename(brain.settings.root / "renamed.md")
+        wait_for(lambda: "note:n2" not in rows(brain), "the old name to go")
+        barrier(brain, watcher, brain.settings.root, "barrier")
+        found = rows(brain)
+        assert found["note:renamed"].document == original
+        assert not (brain.settings.root / "n2.md").exists(), "the old name was written back"
+        assert disk.read("renamed.md") == original.encode()
+    assert set(rows(brain)) == {f"note:n{n}" for n in (0, 1, 3, 4, 5)} | {
+        "note:renamed",
+        "note:barrier",
+    }
+    assert tracked(brain) == 7
+
+
+def test_d7_a_late_update_never_brings_back_a_file_deleted_while_watching(
+    make_brain: Any, tmp_path: Path, rows: Any
+) -> None:
+    brain = make_brain(**FAST)
+    other = make_brain(home=tmp_path / "other-state")  # another process's writer
+    path = brain.settings.root / "late.md"
+    for name in ("late", "kept-1", "kept-2", "kept-3"):  # an emptied folder would be refused
+        (brain.settings.root / f"{name}.md").write_text(body(name))
+    with watching(brain, Recorder(brain)) as watcher:
+        version = rows(brain)["note:late"].version
+        path.unlink()
+        wait_for(lambda: "note:late" not in rows(brain), "the delete")
+        with pytest.raises(ConflictError):
+            other.put_entity("note", "late", text=body("late", " Late."), if_version=version)
+        barrier(brain, watcher, brain.settings.root, "barrier")
+        assert not path.exists() and "note:late" not in rows(brain)
