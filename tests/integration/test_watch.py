@@ -9,6 +9,7 @@ rows about the file side only run on SQLite.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ from brainsync.entities import EntityKey
 from brainsync.errors import ConflictError, MassDeleteError, StoreError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
 from brainsync.sync.watch_jobs import WatchEvent, WatchEventKind
+from brainsync.sync.watch_pause import RETRY_POLLS
 from brainsync.sync.watch_state import WatchMode
 from brainsync.sync.watcher import Watcher
 
@@ -403,35 +405,31 @@ def test_w5_watch_limit_is_named_and_polling_takes_over(
 @FILE_SIDE
 def test_w5_a_store_that_cannot_start_jobs_pauses_the_watcher_once(make_brain: Any) -> None:
     """A store or job store that is away (a database restart) pauses watching with the
-    reason, looks for it again every few polls without a line each time, and the
-    reconcile on its return imports what was saved meanwhile."""
+    reason; the next attempts are reconciles, spaced by a growing back-off and not
+    reported one by one; the one that starts imports what was saved meanwhile."""
     brain = make_brain(**FAST)
     recorder = Recorder(brain)
     down = threading.Event()
-    starts: list[str] = []
-    probes: list[str] = []
-    real_start, real_folder = brain.start, brain.folder
+    attempts: list[float] = []
+    real_start = brain.start
 
     def start(kind: str, params: Any = None) -> str:
         if down.is_set():
-            starts.append(kind)
+            attempts.append(time.monotonic())
             raise StoreError("could not list folders: connection refused\nmore detail")
         return real_start(kind, params)
 
-    def folder() -> Any:
-        if down.is_set():
-            probes.append("folder")
-            raise StoreError("could not read the folder: connection refused")
-        return real_folder()
-
     with watching(brain, recorder):
-        brain.start, brain.folder = start, folder  # type: ignore[method-assign]
+        brain.start = start  # type: ignore[method-assign]
         down.set()
         (brain.settings.root / "offline.md").write_text(body("offline"))
-        wait_for(lambda: len(probes) >= 3, "the watcher to look for the store three times")
-        assert starts == ["sync"], "a job start was tried again while the store was away"
-        paused = [e for e in recorder.watch if e.kind is WatchEventKind.PAUSED]
-        assert [e.message for e in paused] == [
+        wait_for(lambda: len(attempts) >= 3, "three attempts to start a job")
+        gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+        # spaced by at least the back-off, doubling (lower bounds: load only adds to them)
+        first = RETRY_POLLS * FAST["watch_poll_seconds"]
+        assert gaps[0] >= first and gaps[1] >= 2 * first, gaps
+        paused = [e.message for e in recorder.watch if e.kind is WatchEventKind.PAUSED]
+        assert paused == [
             "paused: cannot start a sync job: could not list folders: connection refused"
         ]
         assert brain.watch_state()[0].mode is WatchMode.PAUSED

@@ -102,8 +102,8 @@ class Dispatcher:
             try:
                 watch = SqliteSignal(self._sqlite_file)
                 self._probe = QueuedProbe(self._sqlite_file, self._queues)
-            except (StoreError, sqlite3.Error):
-                log.warning("cannot watch the job store; jobs of other processes wait a poll")
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("cannot watch the job store (%s); others' jobs wait a poll", exc)
         try:
             self._dispatch(watch)
         finally:
@@ -126,21 +126,22 @@ class Dispatcher:
             if self._stop.is_set():
                 return
             after_run = self._after_run.is_set()
-            self._after_run.clear()
+            if after_run:
+                self._after_run.clear()  # only what was read: a later one keeps its mark
             pauses = _AFTER_RUN_BACKOFF if after_run else (0.0,)
             self._claim_with_backoff(pauses)
 
     def _claim_with_backoff(self, pauses: tuple[float, ...]) -> None:
         for pause in pauses:
-            # a job queued meanwhile (or a stop) cuts the pause short: a watcher's next
-            # batch used to wait out up to 320 ms of a back-off meant for the lane
-            if pause and self._wake.wait(pause):
+            # a job queued meanwhile (or a stop) cuts a pause short: a watcher's next batch
+            # used to wait out up to 320 ms of a back-off meant for the lane
+            interrupted = bool(pause) and self._wake.wait(pause)
+            if not interrupted:
+                self._safe_claim()
+            if interrupted or self._wake.is_set():
                 if len(pauses) > 1:
-                    self._after_run.set()  # the lane may still be freeing: back off again
+                    self._after_run.set()  # the loop looks at once, then backs off again
                 return
-            self._safe_claim()
-            if self._wake.is_set():
-                return  # something new arrived: the loop looks again at once
 
     def _safe_claim(self) -> int:
         if self._probe is not None and not self._probe.any_queued():

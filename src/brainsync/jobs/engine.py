@@ -1,19 +1,19 @@
 """The binding of the job layer to DBOS Transact 3.4: the only place that knows DBOS.
 
 Imported lazily by :class:`~brainsync.jobs.service.JobService` (importing ``dbos`` costs
-about 0.35 s, and quick commands read the job store without it: :mod:`.reader`). Nothing DBOS-typed leaves
-this module: it hands back :class:`~brainsync.jobs.records.Job` records and job ids.
+about 0.35 s; quick commands read the job store without it, :mod:`.reader`). Nothing
+DBOS-typed leaves this module: it hands back :class:`~brainsync.jobs.records.Job` records
+and job ids.
 
 Control and execution are split:
 
 * every process talks to the system database through a ``DBOSClient`` (enqueue, status,
   cancel, resume, progress). A client never recovers anything, so a CLI process cannot
   accidentally adopt the jobs of a worker that shares its executor id;
-* only a worker launches the process-global ``DBOS`` runtime, which runs the jobs its
-  dispatcher claims (:mod:`.dispatch`) and, at launch, recovers the jobs its executor id
-  left PENDING. DBOS's private parts are reached in three places (re-queueing a dead
-  worker's job here, the claim and the pollers' intervals in :mod:`.dispatch`), each
-  pinned by a test that fails when a new DBOS version moves it.
+* only a worker launches the process-global ``DBOS`` runtime: it runs the jobs its
+  dispatcher claims (:mod:`.dispatch`), and recovers its executor's PENDING jobs at launch.
+  DBOS's private parts are reached here (re-queueing a dead worker's job) and in
+  :mod:`.dispatch`, each place pinned by a test that fails when DBOS moves it.
 
 **Hosts.** A job waits on the queue of the host its folder lives on, or on the shared
 queue for a folder every host reaches (:mod:`brainsync.jobs.queues`); a worker claims

@@ -198,15 +198,16 @@ class _JobRun:
             if ran_here:
                 self._meter.ran(size)
             self._publish(done, total, f"chunk {index + 1}/{len(sizes)}", announce=ran_here)
-        # the outcome is stored after this returns; a job run again replays its chunks
-        self._binding.plans.drop(self._job_id)
+        # the outcome is stored after this returns; a job run again replays its chunks.
+        # Best effort: a database restart here must not fail a job whose work is all done
+        self._forget_chunks()
         return report
 
     def _forget_chunks(self) -> None:
         try:
             self._binding.plans.drop(self._job_id)
         except Exception:
-            # the job's own failure is the one to report; the rows are only litter
+            # the rows are only litter (a failed job reports its own error)
             log.warning("could not drop the chunks of job %s", self._job_id, exc_info=True)
 
     def _plan(self, operation: ChunkedOperation) -> dict[str, Any]:

@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
+import threading
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WatchMode", "WatchState", "read_watch_states", "updated_state", "write_watch_state"]
+__all__ = [
+    "StateFile",
+    "WatchMode",
+    "WatchState",
+    "read_watch_states",
+    "updated_state",
+    "write_watch_state",
+]
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "watch-"
 
@@ -72,7 +83,8 @@ def write_watch_state(state_home: Path, state: WatchState) -> None:
     """Replace the folder's watch file with ``state`` (atomically: readers never see half)."""
     state_home.mkdir(parents=True, exist_ok=True)
     target = state_home / f"{_PREFIX}{state.folder}.json"
-    temp = target.with_suffix(f".{os.getpid()}.tmp")
+    # one temp name per thread: two threads sharing one could publish a half-written file
+    temp = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
     temp.write_text(json.dumps(state.to_dict(), indent=1), encoding="utf-8")
     os.replace(temp, target)
 
@@ -125,3 +137,39 @@ def updated_state(
         if rescanned:
             current = replace(current, last_rescan=now)
     return current
+
+
+class StateFile:
+    """One folder's watch state, updated from any thread and kept in its file for status."""
+
+    def __init__(self, state_home: Path, directory: str) -> None:
+        self._home, self._directory = state_home, directory
+        self._lock = threading.Lock()  # the watcher's threads and the file watcher's
+        self.folder = ""  # set once the watcher has joined its folder
+        self.state: WatchState | None = None
+
+    def update(
+        self,
+        mode: WatchMode | None = None,
+        reason: str | None = None,
+        *,
+        last_event: bool = False,
+        last_batch: dict[str, Any] | None = None,
+        rescan: bool = False,
+    ) -> None:
+        """Record what just happened (see :func:`updated_state`) and write it."""
+        with self._lock:
+            self.state = updated_state(
+                self.state,
+                self.folder,
+                self._directory,
+                mode,
+                reason,
+                last_event,
+                last_batch,
+                rescan,
+            )
+            try:
+                write_watch_state(self._home, self.state)
+            except OSError as exc:
+                log.warning("cannot write the watch state: %s", exc)

@@ -33,9 +33,10 @@ from brainsync.sync.watch_jobs import (
     WatchOptions,
     outcome,
 )
+from brainsync.sync.watch_pause import Pause
 from brainsync.sync.watch_queue import HintKind, HintQueue
 from brainsync.sync.watch_signal import StoreWatch
-from brainsync.sync.watch_state import WatchMode, WatchState, updated_state, write_watch_state
+from brainsync.sync.watch_state import StateFile, WatchMode, WatchState
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0
 #: Jobs are awaited in slices this long, so a stop is noticed at once.
 _WAIT_SLICE = 0.25
-#: A paused watcher tries again after this many poll intervals (a root that came back
-#: empty fails its reconcile again: no job every poll interval).
-_RETRY_POLLS = 5
 
 
 class Watcher:
@@ -74,9 +72,7 @@ class Watcher:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._armed = threading.Event()
-        self._paused: str | None = None
-        self._store_down = False  # paused because a job could not be started
-        self._retry_at = 0.0
+        self._halt = Pause(options.poll_seconds)
         self._full_due = True  # the startup reconcile
         self._next_rescan = time.monotonic() + options.rescan_seconds
         self._busy = False
@@ -84,7 +80,7 @@ class Watcher:
         self._fallback: str | None = None
         self._folder = ""
         self._guard: RootGuard | None = None
-        self._state: WatchState | None = None
+        self._statefile = StateFile(host.settings.state_home, str(self._root))
         self._threads: list[threading.Thread] = []
         self._files: FileWatch | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -108,8 +104,9 @@ class Watcher:
         """Arm the file watcher (returns once it is armed), then reconcile in the background."""
         check_root(self._root)
         self._folder = self._host.join_folder().folder.id
+        self._statefile.folder = self._folder
         self._guard = RootGuard(self._root, self._folder, self._host.folder)
-        self._set_state(WatchMode.STARTING)
+        self._statefile.update(WatchMode.STARTING)
         self._unsubscribe = self._host.bus.subscribe(self._on_bus)
         if self._options.import_files:
             self._files = FileWatch(
@@ -121,7 +118,7 @@ class Watcher:
                 self._options.poll_seconds,
             )
             self._files.start()
-            while not self._armed.wait(0.05) and self._paused is None:
+            while not self._armed.wait(0.05) and not self._halt.active:
                 pass
         else:
             self._armed.set()
@@ -137,8 +134,8 @@ class Watcher:
                 self._warn,
             )
             self._store_watch.start()
-        if self._paused is None:
-            self._set_state(WatchMode.WATCHING, self._fallback)
+        if not self._halt.active:
+            self._statefile.update(WatchMode.WATCHING, self._fallback)
             self._emit(WatchEvent(WatchEventKind.WATCHING, f"watching {self._root}"))
 
     def stop(self) -> None:
@@ -154,8 +151,8 @@ class Watcher:
             thread.join()
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._state is not None:
-            self._set_state(WatchMode.STOPPED)
+        if self._statefile.state is not None:
+            self._statefile.update(WatchMode.STOPPED)
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -167,8 +164,8 @@ class Watcher:
     @property
     def state(self) -> WatchState:
         """The watch state as last written for status."""
-        assert self._state is not None, "the watcher has not started"
-        return self._state
+        assert self._statefile.state is not None, "the watcher has not started"
+        return self._statefile.state
 
     def idle(self) -> bool:
         """True when no job runs and no hint waits (a moment's truth, for tests and status)."""
@@ -176,7 +173,7 @@ class Watcher:
             store_busy = self._store_watch is not None and self._store_watch.busy()
             if self._busy or store_busy:
                 return False
-            if self._paused is not None:
+            if self._halt.active:
                 return True  # nothing runs until the root is back, and then a reconcile
             return not len(self._queue) and not self._full_due
 
@@ -191,12 +188,12 @@ class Watcher:
     def _hints(self, hints: list[tuple[HintKind, str]]) -> None:
         now = time.monotonic()
         with self._cond:
-            if self._paused is not None:
+            if self._halt.active:
                 return  # the reconcile on resume looks at every path anyway
             for kind, path in hints:
                 self._queue.add(path, kind, now)
             self._cond.notify_all()
-        self._set_state(last_event=True)
+        self._statefile.update(last_event=True)
 
     def _on_bus(self, event: object) -> None:
         watch = self._store_watch
@@ -223,7 +220,7 @@ class Watcher:
         with self._cond:
             self._full_due = True  # whatever the watcher missed, a rescan finds
             self._cond.notify_all()
-        self._set_state(reason=message)
+        self._statefile.update(reason=message)
         self._emit(WatchEvent(WatchEventKind.WARNING, message))
 
     # -- pausing -------------------------------------------------------------------------
@@ -233,43 +230,32 @@ class Watcher:
         assert self._guard is not None
         return self._guard.problem()
 
-    def _pause(self, reason: str, *, store: bool = False) -> None:
+    def _pause(self, reason: str, *, start_failed: bool = False) -> None:
         with self._cond:
-            self._store_down = store
-            if self._paused == reason:
-                return
-            self._paused = reason
+            news = self._halt.begin(reason, time.monotonic(), start_failed=start_failed)
             if self._store_watch is not None:
                 self._store_watch.paused = True
-            self._retry_at = time.monotonic() + _RETRY_POLLS * self._options.poll_seconds
             self._queue.clear()  # a reconcile on resume covers every path
             self._cond.notify_all()
-        self._set_state(WatchMode.PAUSED, reason)
-        self._emit(WatchEvent(WatchEventKind.PAUSED, f"paused: {reason}"))
+        if news:
+            self._statefile.update(WatchMode.PAUSED, reason)
+            self._emit(WatchEvent(WatchEventKind.PAUSED, f"paused: {reason}"))
 
     def _try_resume(self, now: float) -> None:
-        if now < self._retry_at:
+        if self._halt.start_failed or not self._halt.due(now):
+            return  # a failed start is retried as a reconcile (_next_batch)
+        if not self._armed.is_set() or self._root_problem() is not None:
+            self._halt.later(now)
             return
-        if not self._armed.is_set() or self._root_problem() is not None or not self._reachable():
-            self._retry_at = now + _RETRY_POLLS * self._options.poll_seconds
-            return
-        self._paused = None
+        self._full_due = True
+        self._resumed()
+
+    def _resumed(self) -> None:
+        self._halt.end()
         if self._store_watch is not None:
             self._store_watch.paused = False
-        self._full_due = True
-        self._set_state(WatchMode.WATCHING, self._fallback)
+        self._statefile.update(WatchMode.WATCHING, self._fallback)
         self._emit(WatchEvent(WatchEventKind.RESUMED, f"watching {self._root} again"))
-
-    def _reachable(self) -> bool:
-        """After a pause for the store: whether it answers again (one cheap read)."""
-        if not self._store_down:
-            return True
-        try:
-            self._host.folder()
-        except BrainsyncError:
-            return False
-        self._store_down = False
-        return True
 
     # -- the driver ----------------------------------------------------------------------
 
@@ -284,9 +270,11 @@ class Watcher:
         with self._cond:
             while not self._stop.is_set():
                 now = time.monotonic()
-                if self._paused is not None:
+                if self._halt.active:
+                    if self._halt.start_failed and self._halt.due(now):
+                        return self._full_batch(now, startup=True)  # the next attempt
                     self._try_resume(now)
-                    if self._paused is not None:
+                    if self._halt.active:
                         self._cond.wait(self._options.poll_seconds)
                         continue
                 full = self._full_due or self._queue.take_overflow()
@@ -339,21 +327,24 @@ class Watcher:
             self._pause(str(exc))
             return None
         except BrainsyncError as exc:
-            # the store or the job store is away: pause and look again every few polls (a
-            # warning and an at-once retry spun, 140 lines a second); the reconcile on
-            # resume covers every path queued meanwhile
+            # the store or the job store is away (or refuses): pause, try again later (a
+            # warning and an at-once retry spun, 140 lines a second for an outage)
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self._pause(f"cannot start a {self._options.kind} job: {first_line}", store=True)
+            self._pause(f"cannot start a {self._options.kind} job: {first_line}", start_failed=True)
             return None
+        if self._halt.start_failed:
+            self._resumed()
         self.jobs.append(job_id)
         return self._await(job_id)
 
     def _await(self, job_id: str) -> Job | None:
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
                 return self._host.wait(job_id, _WAIT_SLICE)
             except JobError:
-                continue  # still running
+                # still running, or the job store is away (then it fails at once: no spin)
+                self._stop.wait(max(0.0, _WAIT_SLICE - (time.monotonic() - began)))
         return None
 
     def _finish(self, batch: Batch, job: Job) -> None:
@@ -365,7 +356,7 @@ class Watcher:
         if result.mass_delete and batch.paths:
             self._retry_without_deletes(batch)
         self._retry_young(result.unsettled)
-        self._set_state(last_batch=result.event.to_dict(), rescan=not batch.paths)
+        self._statefile.update(last_batch=result.event.to_dict(), rescan=not batch.paths)
         if result.event.kind is WatchEventKind.WARNING or batch.paths == () or result.changed:
             self._emit(result.event)
 
@@ -393,20 +384,3 @@ class Watcher:
             self._on_event(event)
         except Exception:  # a printing bug must not stop the watcher
             log.exception("watch event handler failed")
-
-    def _set_state(
-        self,
-        mode: WatchMode | None = None,
-        reason: str | None = None,
-        *,
-        last_event: bool = False,
-        last_batch: dict[str, object] | None = None,
-        rescan: bool = False,
-    ) -> None:
-        self._state = updated_state(
-            self._state, self._folder, str(self._root), mode, reason, last_event, last_batch, rescan
-        )
-        try:
-            write_watch_state(self._host.settings.state_home, self._state)
-        except OSError as exc:
-            log.warning("cannot write the watch state: %s", exc)
