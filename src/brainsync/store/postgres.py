@@ -33,7 +33,14 @@ class PostgresStore(Store):
     def _create_engine(self, url: URL) -> Engine:
         """A pooled psycopg 3 engine that checks connections before use."""
         try:
-            return create_engine(url.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+            # a server cut off by the network fails a connect in 10 s, not the system's
+            # two minutes (a URL's own ?connect_timeout= wins)
+            connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
+            return create_engine(
+                url.set(drivername="postgresql+psycopg"),
+                pool_pre_ping=True,
+                connect_args=connect_args,
+            )
         except ImportError as exc:
             raise ConfigError(
                 "PostgreSQL needs psycopg 3: pip install 'brainsync[postgres]'"
