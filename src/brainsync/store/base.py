@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Select, delete, func, select
 
 from brainsync.entities import Entity, EntityKey
 from brainsync.errors import InvalidInputError, TransientStoreError
-from brainsync.store.database import BATCH_SIZE, Upsert, batches, positive
+from brainsync.store.database import BATCH_SIZE, batches, positive
 from brainsync.store.history import HistoryStore
 from brainsync.store.records import (
     ChangeSet,
@@ -29,6 +29,9 @@ from brainsync.store.records import (
     entity_row,
 )
 from brainsync.store.schema import entities, entities_after, key_in
+
+if TYPE_CHECKING:
+    from brainsync.store.database import Upsert
 
 __all__ = ["BATCH_SIZE", "Store"]
 

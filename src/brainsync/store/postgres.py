@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, Table, create_engine, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from brainsync.errors import ConfigError
 from brainsync.store.base import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql
 
 __all__ = ["ENTITY_CHANNEL", "PostgresStore"]
 
@@ -48,6 +52,8 @@ class PostgresStore(Store):
 
     def _insert(self, table: Table) -> postgresql.Insert:
         """PostgreSQL's ``INSERT ... ON CONFLICT``."""
+        from sqlalchemy.dialects import postgresql  # imported only where PostgreSQL is used
+
         return postgresql.insert(table)
 
     def _is_transient(self, exc: DBAPIError) -> bool:

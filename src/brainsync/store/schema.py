@@ -37,7 +37,6 @@ from sqlalchemy import (
     or_,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from brainsync.entities import EntityKey
@@ -76,6 +75,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """Use ``timestamptz`` where the database has one, ISO text elsewhere."""
         if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql  # not imported for SQLite
+
             return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
         return dialect.type_descriptor(String(32))
 
