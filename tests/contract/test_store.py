@@ -22,6 +22,7 @@ from brainsync.errors import (
 from brainsync.store import (
     SCHEMA_VERSION,
     ChangeSet,
+    EntitySummary,
     FolderRecord,
     PostgresStore,
     SQLiteStore,
@@ -273,6 +274,44 @@ def test_iter_records_pages_by_path(store: Store) -> None:
     store.apply(ChangeSet(folder=FOLDER, records=[record(p, key) for p in paths]))
     assert [r.path for r in store.iter_records(FOLDER, page_size=3)] == paths
     assert [r.path for r in store.iter_records(FOLDER, page_size=20)] == paths
+
+
+def test_iter_synced_joins_each_record_with_its_entity(store: Store) -> None:
+    kept, gone = make("note", "kept"), make("note", "gone")
+    store.apply(ChangeSet(upserts=[kept, gone]))
+    store.delete(gone.key)
+    paths = sorted(f"{d}/{i}.md" for d in ("a", "É", "z z") for i in range(4))
+    records = [record(p, kept.key if i % 2 else gone.key, i) for i, p in enumerate(paths)]
+    store.apply(ChangeSet(folder=FOLDER, records=records))
+    stored = store.get(kept.key)
+    assert stored is not None
+    for size in (1, 5, 50):
+        pairs = list(store.iter_synced(FOLDER, page_size=size))
+        assert [r for r, _ in pairs] == list(store.iter_records(FOLDER))
+        for synced, summary in pairs:
+            if synced.key == kept.key:
+                assert summary == EntitySummary(kept.key, stored.content_hash, stored.updated)
+            else:
+                assert summary is None  # the entity is gone, its record is not
+    assert list(store.iter_synced(None)) == []
+
+
+def test_iter_unsynced_lists_entities_without_a_record_here(store: Store) -> None:
+    keys = many_keys(40)
+    store.apply(ChangeSet(upserts=[make(k.type, k.id) for k in keys]))
+    store.add_folder(FolderRecord("other", "test", "host", "/tmp/other", T0))
+    here = [record(f"{i}.md", k) for i, k in enumerate(keys[::3])]
+    store.apply(ChangeSet(folder=FOLDER, records=here))
+    store.apply(ChangeSet(folder="other", records=[record("x.md", keys[1])]))
+    synced_here = set(keys[::3])
+    # the store's key order (PostgreSQL may collate differently from Python)
+    expected = [s.key for s in store.iter_summaries() if s.key not in synced_here]
+    assert len(expected) == len(keys) - len(synced_here)
+    summaries = store.summaries_for(expected)
+    for size in (1, 7, 100):
+        listed = list(store.iter_unsynced(FOLDER, page_size=size))
+        assert [s.key for s in listed] == expected  # a record elsewhere does not count
+        assert listed == [summaries[k] for k in expected]
 
 
 # -- meta, schema, lifecycle ----------------------------------------------------------

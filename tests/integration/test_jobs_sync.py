@@ -197,7 +197,7 @@ def test_k7_more_entities_than_any_page(
 ) -> None:
     brain = make_brain(chunk_size=64)
     store = brain.store
-    for name in ("iter_summaries", "iter_records"):
+    for name in ("iter_summaries", "iter_records", "iter_synced", "iter_unsynced"):
         real = getattr(store, name)
         monkeypatch.setattr(
             store, name, lambda *a, _real=real, **k: _real(*a, **{**k, "page_size": 97})

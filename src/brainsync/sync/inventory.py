@@ -1,15 +1,16 @@
 """What a plan compares: the scan of the folder, its sync records and the entities' hashes.
 
-A full plan reads all three (keyset-paged listings and one walk). A plan over named
-files, a watcher's batch, reads only what those files concern, so a batch costs O(paths)
-and not O(folder) (:func:`_named_files`).
+A full plan walks the folder and streams the sync state joined with the entities' hashes,
+keeping only what is not settled (:mod:`brainsync.sync.settle`): memory grows with what
+changed, not with the folder. A plan over named files, a watcher's batch, reads only what
+those files concern, so a batch costs O(paths) and not O(folder) (:func:`_named_files`).
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from brainsync.errors import BrainsyncError
 from brainsync.store import EntitySummary, Store, SyncRecord
 from brainsync.sync.paths import PathMapper
 from brainsync.sync.scan import ScanResult, scan
+from brainsync.sync.settle import split_settled
 from brainsync.sync.watch_paths import PartialScan, scan_paths
 
 if TYPE_CHECKING:
@@ -44,17 +46,26 @@ class Inventory:
     now_ns: int = field(default_factory=time.time_ns)
     #: The folder's synced files, all of them (a restricted plan loads only some records).
     tracked: int = -1
+    #: Entity files found by the scan, settled ones included.
+    present: int = -1
+    #: Synced files left out of :attr:`scan` and :attr:`records` as settled (unchanged).
+    settled: int = 0
 
     def __post_init__(self) -> None:
         if self.tracked < 0:
             self.tracked = len(self.records)
+        if self.present < 0:
+            self.present = len(self.scan.files)
 
 
 def load_inventory(store: Store, root: Path, mapper: PathMapper, request: PlanRequest) -> Inventory:
     """The inventory ``request`` plans over (the whole folder, or some named paths)."""
     if not request.paths:
         scanned: ScanResult = scan(root, request.max_file_bytes)
-        return Inventory(scanned, _all_records(store, request), _all_entities(store, request))
+        if request.folder is None or request.types:
+            records, entities = _all_records(store, request), _all_entities(store, request)
+            return Inventory(scanned, records, entities)
+        return _residue(store, mapper, request.folder, scanned)
     # Full plans stay stat-only: the sync state has no record-write time, so a racy
     # window there would re-read every file written in the last seconds (R1).
     partial = scan_paths(root, request.paths, request.max_file_bytes)
@@ -63,6 +74,21 @@ def load_inventory(store: Store, root: Path, mapper: PathMapper, request: PlanRe
     named = frozenset(request.paths)
     records, entities = _all_records(store, request), _all_entities(store, request)
     return Inventory(partial, records, entities, named, RACY_WINDOW_NS)
+
+
+def _residue(store: Store, mapper: PathMapper, folder: str, scanned: ScanResult) -> Inventory:
+    """The inventory of a full plan without its settled files (counted, not held)."""
+    present = len(scanned.files)
+    residue = split_settled(store, folder, scanned.files, mapper)
+    unsettled = {p: s for p, s in scanned.files.items() if p not in residue.settled}
+    return Inventory(
+        replace(scanned, files=unsettled),
+        residue.records,
+        residue.entities,
+        tracked=residue.tracked,
+        present=present,
+        settled=len(residue.settled),
+    )
 
 
 def _all_records(store: Store, request: PlanRequest) -> dict[str, SyncRecord]:

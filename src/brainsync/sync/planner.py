@@ -28,6 +28,7 @@ from brainsync.sync.files import read_snapshot
 from brainsync.sync.inventory import Inventory, load_inventory
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat
+from brainsync.sync.settle import retyped
 from brainsync.sync.watch_paths import root_is_empty
 from brainsync.sync.work import PlanItem
 
@@ -104,7 +105,7 @@ class Planner:
         for item in candidates:
             if item["path"] in renames:  # same entity, new file name
                 item["from"], item["from_key"] = renames[item["path"]], item["key"]
-        plan.report.unchanged += len(items) - len(candidates)
+        plan.report.unchanged += inventory.settled + len(items) - len(candidates)
         if request.direction is not Direction.EXPORT and request.propagate_deletes:
             # moves first: a renamed folder is many moves, not many deletions
             candidates = self._pair_moves(candidates, inventory)
@@ -194,7 +195,7 @@ class Planner:
     def _key_for_file(
         self, path: str, record: SyncRecord | None, report: Report
     ) -> EntityKey | None:
-        if record is not None and not self._retyped(path, record):
+        if record is not None and not retyped(path, record, self._mapper):
             return record.key  # a synced path keeps its key: no need to derive it again
         try:
             derived = self._mapper.to_key(path)
@@ -233,11 +234,6 @@ class Planner:
         if other != key:
             report.skipped.append(Skip(path, f"{key} maps to the same file as {other}"))
 
-    def _retyped(self, path: str, record: SyncRecord) -> bool:
-        """A synced note under a folder that has since become a registered type's folder."""
-        folder, slash, _ = path.partition("/")
-        return bool(slash) and folder != record.key.type and folder in self._mapper.type_folders
-
     @staticmethod
     def _drop_clashes(
         items: list[tuple[str, EntityKey]], synced: set[str], report: Report
@@ -267,7 +263,7 @@ class Planner:
 
     def _guard(self, inv: Inventory, candidates: list[PlanItem], req: PlanRequest) -> None:
         tracked = inv.tracked
-        empty = root_is_empty(self._root) if req.paths else not inv.scan.files
+        empty = root_is_empty(self._root) if req.paths else not inv.present
         emptied = empty and tracked and req.direction is not Direction.EXPORT
         if emptied and not req.force_deletes:
             raise RootUnavailableError(
