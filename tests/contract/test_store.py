@@ -307,11 +307,9 @@ def test_iter_unsynced_lists_entities_without_a_record_here(store: Store) -> Non
     # the store's key order (PostgreSQL may collate differently from Python)
     expected = [s.key for s in store.iter_summaries() if s.key not in synced_here]
     assert len(expected) == len(keys) - len(synced_here)
-    summaries = store.summaries_for(expected)
     for size in (1, 7, 100):
-        listed = list(store.iter_unsynced(FOLDER, page_size=size))
-        assert [s.key for s in listed] == expected  # a record elsewhere does not count
-        assert listed == [summaries[k] for k in expected]
+        # a record in another folder does not count
+        assert list(store.iter_unsynced(FOLDER, page_size=size)) == expected
 
 
 # -- meta, schema, lifecycle ----------------------------------------------------------

@@ -50,6 +50,9 @@ class Inventory:
     present: int = -1
     #: Synced files left out of :attr:`scan` and :attr:`records` as settled (unchanged).
     settled: int = 0
+    #: Entities with no sync record in this folder, as keys in the store's order (no
+    #: record, nothing to compare); a plan over the whole inventory has them in entities.
+    unplaced: list[EntityKey] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.tracked < 0:
@@ -88,6 +91,7 @@ def _residue(store: Store, mapper: PathMapper, folder: str, scanned: ScanResult)
         tracked=residue.tracked,
         present=present,
         settled=len(residue.settled),
+        unplaced=residue.unplaced,
     )
 
 

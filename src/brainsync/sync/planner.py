@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from brainsync.entities import EntityKey
@@ -134,7 +135,7 @@ class Planner:
         new_paths = {path: key for path, key in by_path.items() if path not in inv.records}
         self._one_path_per_key(by_path, new_paths, record_paths, inv, report, renames)
         placed_new = {key for path, key in new_paths.items() if path in by_path}
-        for key in inv.entities:
+        for key in chain(inv.entities, inv.unplaced):
             known = record_paths.get(key)
             if (known is not None and known in by_path) or key in placed_new:
                 continue  # an entity already at a file keeps that file

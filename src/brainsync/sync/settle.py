@@ -39,6 +39,8 @@ class Residue:
 
     records: dict[str, SyncRecord] = field(default_factory=dict)
     entities: dict[EntityKey, EntitySummary] = field(default_factory=dict)
+    #: Entities without a sync record in the folder (keys only: nothing to compare).
+    unplaced: list[EntityKey] = field(default_factory=list)
     #: Scanned paths that are synced and untouched on both sides (counted unchanged).
     settled: set[str] = field(default_factory=set)
     #: How many sync records the folder has, settled ones included.
@@ -65,8 +67,7 @@ def split_settled(
         residue.records[record.path] = record
         if summary is not None:
             residue.entities[summary.key] = summary
-    for summary in store.iter_unsynced(folder):
-        residue.entities[summary.key] = summary
+    residue.unplaced.extend(store.iter_unsynced(folder))
     _unsettle(store, folder, files, mapper, residue)
     return residue
 
@@ -91,9 +92,7 @@ def _unsettle(
         for path in store.records_for_keys(folder, sorted(_keys_of(new_files, mapper)))
         if path in residue.settled
     }
-    placed = {record.key for record in residue.records.values()}
-    unplaced = [key for key in residue.entities if key not in placed]
-    residual = (*new_files, *residue.records, *_paths_of(unplaced, mapper))
+    residual = (*new_files, *residue.records, *_paths_of(residue.unplaced, mapper))
     nearby = {clash_key(path) for path in residual}
     if nearby:
         needed.update(path for path in residue.settled if clash_key(path) in nearby)
