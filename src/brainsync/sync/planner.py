@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -143,11 +143,13 @@ class Planner:
         wanted = set(request.types)
         # a held path (too large, a link) or one in an unreadable folder was reported by the
         # scan; its entity must neither import it through a chunk's read nor overwrite it
-        items = [(p, k) for p, k in sorted(by_path.items()) if not inv.scan.is_shadowed(p)]
+        items = sorted(by_path.items())  # the dict's own tuples: no second copy at 100k
+        del by_path
+        items = [item for item in items if not inv.scan.is_shadowed(item[0])]
         # clashes are judged over every type (a note folder can clash with a type folder),
         # and a path that is already synced keeps its place against a newcomer
-        kept = self._drop_clashes(items, set(inv.records), report)
-        return [(path, key) for path, key in kept if not wanted or key.type in wanted]
+        kept = self._drop_clashes(items, inv.records, report)
+        return [item for item in kept if item[1].type in wanted] if wanted else kept
 
     def _one_path_per_key(
         self,
@@ -237,18 +239,25 @@ class Planner:
 
     @staticmethod
     def _drop_clashes(
-        items: list[tuple[str, EntityKey]], synced: set[str], report: Report
+        items: list[tuple[str, EntityKey]], synced: Container[str], report: Report
     ) -> list[tuple[str, EntityKey]]:
+        """Keep the first of paths that clash (synced ones first, then by path); sorted."""
         seen: dict[str, str] = {}
         kept: list[tuple[str, EntityKey]] = []
-        for path, key in sorted(items, key=lambda item: (item[0] not in synced, item[0])):
-            first = seen.setdefault(clash_key(path), path)
-            if first != path:
-                reason = f"clashes with {first} on case-insensitive or normalising file systems"
-                report.skipped.append(Skip(path, reason))
-                continue
-            kept.append((path, key))
-        return sorted(kept)
+        for first_pass in (True, False):
+            for item in items:
+                path = item[0]
+                if (path in synced) is not first_pass:
+                    continue
+                key = clash_key(path)
+                first = seen.setdefault(path if key == path else key, path)
+                if first != path:
+                    reason = f"clashes with {first} on case-insensitive or normalising file systems"
+                    report.skipped.append(Skip(path, reason))
+                    continue
+                kept.append(item)
+        kept.sort()
+        return kept
 
     @staticmethod
     def _settled(path: str, key: EntityKey, inv: Inventory) -> bool:
