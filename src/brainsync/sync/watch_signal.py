@@ -128,20 +128,21 @@ def changed_paths(store: Store, folder: str, mapper: PathMapper) -> dict[str, st
     An entity with no record maps to its canonical path; a record whose entity is gone
     maps to ``""``. The hash lets a caller tell a change it already handled from a new one.
     """
-    by_key = {record.key: record for record in store.iter_records(folder)}
     found: dict[str, str] = {}
-    for summary in store.iter_summaries():
-        record = by_key.pop(summary.key, None)
-        if record is not None and record.entity_hash == summary.content_hash:
-            continue
-        if record is not None:
+    gone: list[SyncRecord] = []
+    # one pass over the records joined with their entities, held only where they differ
+    for record, summary in store.iter_synced(folder):
+        if summary is None:
+            gone.append(record)
+        elif summary.content_hash != record.entity_hash:
             found[record.path] = summary.content_hash
-            continue
+    unsynced = store.summaries_for(list(store.iter_unsynced(folder)))
+    for key, summary in unsynced.items():
         try:
-            found[str(mapper.to_path(summary.key))] = summary.content_hash
+            found[str(mapper.to_path(key))] = summary.content_hash
         except BrainsyncError:
             continue  # an id no file can hold: the sync reports it
-    found.update(_gone(by_key.values()))
+    found.update(_gone(gone))
     return found
 
 
