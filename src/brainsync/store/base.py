@@ -93,16 +93,9 @@ class Store(HistoryStore):
         summaries: Select[Any] = select(*columns)
         # One keyset walk per type keeps every page an index seek (see entities_after).
         for type_ in [None] if types is None else sorted(set(types)):
-            after: EntityKey | None = None
-            while (query := entities_after(summaries, type_, after)) is not None:
-                query = query.order_by(entities.c.type, entities.c.id).limit(page_size)
-                rows = self._read(query, "list entity summaries")
-                for row in rows:
-                    key = EntityKey(row["type"], row["id"])
-                    yield EntitySummary(key, row["content_hash"], row["updated"])
-                if len(rows) < page_size:
-                    break
-                after = EntityKey(rows[-1]["type"], rows[-1]["id"])
+            for row in self._rows_by_key(summaries, type_, page_size):
+                key = EntityKey(row["type"], row["id"])
+                yield EntitySummary(key, row["content_hash"], row["updated"])
 
     def count(self) -> int:
         """How many entities there are."""

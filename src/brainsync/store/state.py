@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, select, update
+from sqlalchemy import Connection, Select, and_, delete, exists, func, select, update
 
 from brainsync.entities import EntityKey
 from brainsync.errors import InvalidInputError, NotFoundError, StoreError
@@ -147,14 +147,7 @@ class SyncStateStore(Database):
         if folder is None:
             return
         base = select(sync_state).where(sync_state.c.folder == folder)
-        base = base.order_by(sync_state.c.path).limit(positive("page_size", page_size))
-        query = base
-        while True:
-            rows = self._read(query, "list records")
-            yield from map(record_from_row, rows)
-            if len(rows) < page_size:
-                return
-            query = base.where(sync_state.c.path > rows[-1]["path"])
+        yield from map(record_from_row, self._rows_by_path(base, page_size))
 
     def iter_synced(
         self, folder: str | None, page_size: int = 5000
@@ -168,20 +161,11 @@ class SyncStateStore(Database):
             select(sync_state, entities.c.content_hash, entities.c.updated)
             .select_from(sync_state.outerjoin(entities, same_key))
             .where(sync_state.c.folder == folder)
-            .order_by(sync_state.c.path)
-            .limit(positive("page_size", page_size))
         )
-        query = base
-        while True:
-            rows = self._read(query, "list records")
-            for row in rows:
-                record = record_from_row(row)
-                hashed = row["content_hash"]
-                gone = hashed is None
-                yield record, None if gone else EntitySummary(record.key, hashed, row["updated"])
-            if len(rows) < page_size:
-                return
-            query = base.where(sync_state.c.path > rows[-1]["path"])
+        for row in self._rows_by_path(base, page_size):
+            record, hashed = record_from_row(row), row["content_hash"]
+            gone = hashed is None
+            yield record, None if gone else EntitySummary(record.key, hashed, row["updated"])
 
     def iter_unsynced(self, folder: str | None, page_size: int = 5000) -> Iterator[EntityKey]:
         """The keys of the entities with no sync record in ``folder``, in key order.
@@ -190,19 +174,35 @@ class SyncStateStore(Database):
         of 100k entities held 50 MB of summaries for it. Type names are interned (a
         handful of distinct strings, otherwise one copy per row).
         """
-        positive("page_size", page_size)
         recorded = select(sync_state.c.id).where(
             sync_state.c.folder == folder,
             sync_state.c.type == entities.c.type,
             sync_state.c.id == entities.c.id,
         )
         unsynced = select(entities.c.type, entities.c.id).where(~exists(recorded))
+        for row in self._rows_by_key(unsynced, None, page_size):
+            yield EntityKey(sys.intern(row["type"]), row["id"])
+
+    def _rows_by_path(self, base: Select[Any], page_size: int) -> Iterator[Any]:
+        """The rows of a query on ``sync_state``, a page at a time in path order."""
+        base = base.order_by(sync_state.c.path).limit(positive("page_size", page_size))
+        query = base
+        while True:
+            rows = self._read(query, "list records")
+            yield from rows
+            if len(rows) < page_size:
+                return
+            query = base.where(sync_state.c.path > rows[-1]["path"])
+
+    def _rows_by_key(self, base: Select[Any], type_: str | None, page_size: int) -> Iterator[Any]:
+        """The rows of a query on ``entities``, a page at a time in key order (one type,
+        or every type when ``type_`` is None; see :func:`entities_after`)."""
+        positive("page_size", page_size)
         after: EntityKey | None = None
-        while (query := entities_after(unsynced, None, after)) is not None:
+        while (query := entities_after(base, type_, after)) is not None:
             query = query.order_by(entities.c.type, entities.c.id).limit(page_size)
-            rows = self._read(query, "list entity keys")
-            for row in rows:
-                yield EntityKey(sys.intern(row["type"]), row["id"])
+            rows = self._read(query, "list entities")
+            yield from rows
             if len(rows) < page_size:
                 return
             after = EntityKey(rows[-1]["type"], rows[-1]["id"])

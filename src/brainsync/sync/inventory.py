@@ -46,8 +46,6 @@ class Inventory:
     now_ns: int = field(default_factory=time.time_ns)
     #: The folder's synced files, all of them (a restricted plan loads only some records).
     tracked: int = -1
-    #: Entity files found by the scan, settled ones included.
-    present: int = -1
     #: Synced files left out of :attr:`scan` and :attr:`records` as settled (unchanged).
     settled: int = 0
     #: Entities with no sync record in this folder, as keys in the store's order (no
@@ -57,8 +55,6 @@ class Inventory:
     def __post_init__(self) -> None:
         if self.tracked < 0:
             self.tracked = len(self.records)
-        if self.present < 0:
-            self.present = len(self.scan.files)
 
 
 def load_inventory(store: Store, root: Path, mapper: PathMapper, request: PlanRequest) -> Inventory:
@@ -81,7 +77,6 @@ def load_inventory(store: Store, root: Path, mapper: PathMapper, request: PlanRe
 
 def _residue(store: Store, mapper: PathMapper, folder: str, scanned: ScanResult) -> Inventory:
     """The inventory of a full plan without its settled files (counted, not held)."""
-    present = len(scanned.files)
     residue = split_settled(store, folder, scanned.files, mapper)
     unsettled = {p: s for p, s in scanned.files.items() if p not in residue.settled}
     return Inventory(
@@ -89,7 +84,6 @@ def _residue(store: Store, mapper: PathMapper, folder: str, scanned: ScanResult)
         residue.records,
         residue.entities,
         tracked=residue.tracked,
-        present=present,
         settled=len(residue.settled),
         unplaced=residue.unplaced,
     )

@@ -273,7 +273,8 @@ class Planner:
 
     def _guard(self, inv: Inventory, candidates: list[PlanItem], req: PlanRequest) -> None:
         tracked = inv.tracked
-        empty = root_is_empty(self._root) if req.paths else not inv.present
+        found = inv.scan.files or inv.settled  # settled files are out of the scan's dict
+        empty = root_is_empty(self._root) if req.paths else not found
         emptied = empty and tracked and req.direction is not Direction.EXPORT
         if emptied and not req.force_deletes:
             raise RootUnavailableError(
