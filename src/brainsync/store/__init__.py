@@ -19,6 +19,7 @@ from brainsync.store.records import (
     EntityChange,
     EntitySummary,
     FolderRecord,
+    SyncedRow,
     SyncRecord,
 )
 from brainsync.store.schema import SCHEMA_VERSION
@@ -34,6 +35,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "SyncRecord",
+    "SyncedRow",
     "open_store",
 ]
 

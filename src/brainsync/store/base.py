@@ -74,28 +74,28 @@ class Store(HistoryStore):
         return [entity_from_row(row) for row in self._read(query, "list entities")]
 
     def summaries_for(self, keys: Sequence[EntityKey]) -> dict[EntityKey, EntitySummary]:
-        """The key, hash and update time of the entities among ``keys`` that exist."""
-        columns = (entities.c.type, entities.c.id, entities.c.content_hash, entities.c.updated)
+        """The key and hash of the entities among ``keys`` that exist."""
+        columns = (entities.c.type, entities.c.id, entities.c.content_hash)
         found: dict[EntityKey, EntitySummary] = {}
         for batch in batches(list(dict.fromkeys(keys))):
             query = select(*columns).where(key_in(entities, batch))
             for row in self._read(query, "read entity summaries"):
                 key = EntityKey(row["type"], row["id"])
-                found[key] = EntitySummary(key, row["content_hash"], row["updated"])
+                found[key] = EntitySummary(key, row["content_hash"])
         return found
 
     def iter_summaries(
         self, types: Sequence[str] | None = None, page_size: int = 5000
     ) -> Iterator[EntitySummary]:
-        """Every entity's key, hash and update time in key order, paged by key."""
+        """Every entity's key and hash in key order, paged by key."""
         positive("page_size", page_size)
-        columns = (entities.c.type, entities.c.id, entities.c.content_hash, entities.c.updated)
+        columns = (entities.c.type, entities.c.id, entities.c.content_hash)
         summaries: Select[Any] = select(*columns)
         # One keyset walk per type keeps every page an index seek (see entities_after).
         for type_ in [None] if types is None else sorted(set(types)):
             for row in self._rows_by_key(summaries, type_, page_size):
                 key = EntityKey(row["type"], row["id"])
-                yield EntitySummary(key, row["content_hash"], row["updated"])
+                yield EntitySummary(key, row["content_hash"])
 
     def count(self) -> int:
         """How many entities there are."""

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, Table, select
-from sqlalchemy.engine import URL, RowMapping, make_url
+from sqlalchemy.engine import URL, Row, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from brainsync.errors import InvalidInputError, StoreError, TransientStoreError
@@ -156,6 +156,11 @@ class Database:
         """Run one query on a pooled connection and return all its rows."""
         with self._translate(doing), self._engine.connect() as conn:
             return list(conn.execute(query).mappings().all())
+
+    def _read_rows(self, query: Select[Any], doing: str) -> Sequence[Row[Any]]:
+        """:meth:`_read` as tuples: cheaper per row where a query returns one per file."""
+        with self._translate(doing), self._engine.connect() as conn:
+            return conn.execute(query).all()
 
     def _scalar(self, query: Select[Any], doing: str) -> Any:
         """Run one query and return the first column of its first row (or None)."""

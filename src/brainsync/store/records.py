@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.engine import RowMapping
 
@@ -16,6 +16,7 @@ __all__ = [
     "EntitySummary",
     "FolderRecord",
     "SyncRecord",
+    "SyncedRow",
     "entity_from_row",
     "entity_row",
     "record_from_row",
@@ -77,11 +78,41 @@ class FolderRecord:
 
 @dataclass(frozen=True, slots=True)
 class EntitySummary:
-    """A light listing of one entity, used to plan exports without loading documents."""
+    """A light listing of one entity, used to plan runs without loading documents."""
 
     key: EntityKey
     content_hash: str
-    updated: datetime
+
+
+class SyncedRow(NamedTuple):
+    """One sync record of a folder beside its entity's current hash (``None``: the entity
+    is gone), as a full plan streams them.
+
+    A tuple rather than a record: a plan reads one per file, and on a typical run almost
+    all of them are settled and need nothing more; only the rest become records.
+    """
+
+    path: str
+    type: str
+    id: str
+    size: int
+    mtime_ns: int
+    file_hash: str
+    entity_hash: str
+    content_hash: str | None
+
+    def record(self) -> SyncRecord:
+        """The sync record of this row."""
+        key = EntityKey(self.type, self.id)
+        return SyncRecord(
+            self.path, key, self.size, self.mtime_ns, self.file_hash, self.entity_hash
+        )
+
+    def summary(self) -> EntitySummary | None:
+        """The entity's summary, or ``None`` when the entity is gone."""
+        if self.content_hash is None:
+            return None
+        return EntitySummary(EntityKey(self.type, self.id), self.content_hash)
 
 
 @dataclass

@@ -12,14 +12,14 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, exists, func, select, update
+from sqlalchemy import Connection, Row, Select, and_, delete, exists, func, select, update
 
 from brainsync.entities import EntityKey
 from brainsync.errors import InvalidInputError, NotFoundError, StoreError
 from brainsync.store.database import Database, batches, positive
 from brainsync.store.records import (
-    EntitySummary,
     FolderRecord,
+    SyncedRow,
     SyncRecord,
     record_from_row,
     record_row,
@@ -27,6 +27,17 @@ from brainsync.store.records import (
 from brainsync.store.schema import entities, entities_after, folders, key_in, sync_state
 
 __all__ = ["RUN_KINDS", "SyncStateStore"]
+
+#: A sync record's columns in :class:`SyncedRow`'s order.
+_RECORD_COLUMNS = (
+    sync_state.c.path,
+    sync_state.c.type,
+    sync_state.c.id,
+    sync_state.c.size,
+    sync_state.c.mtime_ns,
+    sync_state.c.file_hash,
+    sync_state.c.entity_hash,
+)
 
 #: The kinds of run whose last finish a folder remembers.
 RUN_KINDS = ("export", "import", "sync")
@@ -146,26 +157,23 @@ class SyncStateStore(Database):
         """Every sync record of ``folder`` in path order, paged by path."""
         if folder is None:
             return
-        base = select(sync_state).where(sync_state.c.folder == folder)
-        yield from map(record_from_row, self._rows_by_path(base, page_size))
+        base = select(*_RECORD_COLUMNS).where(sync_state.c.folder == folder)
+        for row in self._rows_by_path(base, page_size):
+            yield SyncedRow._make((*row, None)).record()
 
-    def iter_synced(
-        self, folder: str | None, page_size: int = 5000
-    ) -> Iterator[tuple[SyncRecord, EntitySummary | None]]:
-        """Every sync record of ``folder`` in path order with its entity's summary (None:
-        the entity is gone), paged by path: one pass instead of two listings held whole."""
+    def iter_synced(self, folder: str | None, page_size: int = 5000) -> Iterator[SyncedRow]:
+        """Every sync record of ``folder`` in path order with its entity's hash (None: the
+        entity is gone), paged by path: one pass instead of two listings held whole."""
         if folder is None:
             return
         same_key = and_(entities.c.type == sync_state.c.type, entities.c.id == sync_state.c.id)
         base = (
-            select(sync_state, entities.c.content_hash, entities.c.updated)
+            select(*_RECORD_COLUMNS, entities.c.content_hash)
             .select_from(sync_state.outerjoin(entities, same_key))
             .where(sync_state.c.folder == folder)
         )
         for row in self._rows_by_path(base, page_size):
-            record, hashed = record_from_row(row), row["content_hash"]
-            gone = hashed is None
-            yield record, None if gone else EntitySummary(record.key, hashed, row["updated"])
+            yield SyncedRow._make(row)
 
     def iter_unsynced(self, folder: str | None, page_size: int = 5000) -> Iterator[EntityKey]:
         """The keys of the entities with no sync record in ``folder``, in key order.
@@ -183,16 +191,17 @@ class SyncStateStore(Database):
         for row in self._rows_by_key(unsynced, None, page_size):
             yield EntityKey(sys.intern(row["type"]), row["id"])
 
-    def _rows_by_path(self, base: Select[Any], page_size: int) -> Iterator[Any]:
-        """The rows of a query on ``sync_state``, a page at a time in path order."""
+    def _rows_by_path(self, base: Select[Any], page_size: int) -> Iterator[Row[Any]]:
+        """The rows (path first) of a query on ``sync_state``, a page at a time in path
+        order."""
         base = base.order_by(sync_state.c.path).limit(positive("page_size", page_size))
         query = base
         while True:
-            rows = self._read(query, "list records")
+            rows = self._read_rows(query, "list records")
             yield from rows
             if len(rows) < page_size:
                 return
-            query = base.where(sync_state.c.path > rows[-1]["path"])
+            query = base.where(sync_state.c.path > rows[-1][0])
 
     def _rows_by_key(self, base: Select[Any], type_: str | None, page_size: int) -> Iterator[Any]:
         """The rows of a query on ``entities``, a page at a time in key order (one type,

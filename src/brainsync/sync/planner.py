@@ -198,7 +198,7 @@ class Planner:
     def _key_for_file(
         self, path: str, record: SyncRecord | None, report: Report
     ) -> EntityKey | None:
-        if record is not None and not retyped(path, record, self._mapper):
+        if record is not None and not retyped(path, record.key.type, self._mapper):
             return record.key  # a synced path keeps its key: no need to derive it again
         try:
             derived = self._mapper.to_key(path)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError
-from brainsync.store import EntitySummary, Store, SyncRecord
+from brainsync.store import EntitySummary, Store, SyncedRow, SyncRecord
 from brainsync.sync.paths import PathMapper, clash_key
 from brainsync.sync.scan import FileStat
 
@@ -47,10 +47,11 @@ class Residue:
     tracked: int = 0
 
 
-def retyped(path: str, record: SyncRecord, mapper: PathMapper) -> bool:
-    """A synced note under a folder that has since become a registered type's folder."""
+def retyped(path: str, type_: str, mapper: PathMapper) -> bool:
+    """A synced note of type ``type_`` under a folder that has since become another
+    registered type's folder."""
     folder, slash, _ = path.partition("/")
-    return bool(slash) and folder != record.key.type and folder in mapper.type_folders
+    return bool(slash) and folder != type_ and folder in mapper.type_folders
 
 
 def split_settled(
@@ -58,26 +59,24 @@ def split_settled(
 ) -> Residue:
     """Stream ``folder``'s sync state against the scanned ``files``; keep the residue."""
     residue = Residue()
-    for record, summary in store.iter_synced(folder):
+    for row in store.iter_synced(folder):
         residue.tracked += 1
-        stat = files.get(record.path)
-        if summary is not None and stat is not None and _settled(record, summary, stat, mapper):
-            residue.settled.add(record.path)
+        stat = files.get(row.path)
+        if stat is not None and _settled(row, stat, mapper):
+            residue.settled.add(row.path)
             continue
-        residue.records[record.path] = record
-        if summary is not None:
+        residue.records[row.path] = row.record()
+        if (summary := row.summary()) is not None:
             residue.entities[summary.key] = summary
     residue.unplaced.extend(store.iter_unsynced(folder))
     _unsettle(store, folder, files, mapper, residue)
     return residue
 
 
-def _settled(
-    record: SyncRecord, summary: EntitySummary, stat: FileStat, mapper: PathMapper
-) -> bool:
-    same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
-    same_entity = summary.content_hash == record.entity_hash
-    return same_file and same_entity and not retyped(record.path, record, mapper)
+def _settled(row: SyncedRow, stat: FileStat, mapper: PathMapper) -> bool:
+    same_file = stat.size == row.size and stat.mtime_ns == row.mtime_ns
+    same_entity = row.content_hash == row.entity_hash  # None (entity gone) never is
+    return same_file and same_entity and not retyped(row.path, row.type, mapper)
 
 
 def _unsettle(

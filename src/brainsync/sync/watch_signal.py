@@ -131,11 +131,11 @@ def changed_paths(store: Store, folder: str, mapper: PathMapper) -> dict[str, st
     found: dict[str, str] = {}
     gone: list[SyncRecord] = []
     # one pass over the records joined with their entities, held only where they differ
-    for record, summary in store.iter_synced(folder):
-        if summary is None:
-            gone.append(record)
-        elif summary.content_hash != record.entity_hash:
-            found[record.path] = summary.content_hash
+    for row in store.iter_synced(folder):
+        if row.content_hash is None:
+            gone.append(row.record())
+        elif row.content_hash != row.entity_hash:
+            found[row.path] = row.content_hash
     unsynced = store.summaries_for(list(store.iter_unsynced(folder)))
     for key, summary in unsynced.items():
         try:
