@@ -144,6 +144,27 @@ def test_b11_a_rule_added_later_deletes_nothing(brain: Brain, disk: Any, rows: A
     assert disk.read("archive/old.md") == doc("old", "Old.").encode()
 
 
+def test_k1_a_run_removes_a_dead_writers_temp_file_and_counts_only_the_rest(
+    brain: Brain, disk: Any, rows: Any
+) -> None:
+    """The run's own scan finds the litter (no second walk); what it removed is not
+    reported as left alone, a live writer's temp file is."""
+    dead = f"post/{temp_name('a.md', 2**22 + 1)}"  # no such pid: its writer is gone
+    live = temp_name("b.md", os.getpid())
+    for rel in (dead, live):
+        disk.write(rel, doc("temp", "half"))
+    disk.write("real.md", doc("real", "A note."))
+    dry = brain.sync(dry_run=True)
+    assert dry.ignored == {"brainsync-temp": 2} and dead in disk.tree()  # a dry run keeps it
+    report = brain.sync()
+    assert (report.created, report.errors) == (1, [])
+    assert report.ignored == {"brainsync-temp": 1}
+    assert set(disk.tree()) == {live, "real.md"}
+    assert set(rows(brain)) == {"note:real"}
+    os.unlink(disk.root / live)
+    assert brain.sync().ignored == {}
+
+
 def test_b11_temp_file_of_a_live_writer_is_still_not_imported(
     brain: Brain, disk: Any, rows: Any
 ) -> None:

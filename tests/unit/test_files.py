@@ -208,5 +208,16 @@ def test_sweep_removes_any_of_ours_older_than_an_hour(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [".foo.tmp"]
 
 
+def test_sweep_of_listed_paths_looks_at_those_alone(tmp_path: Path) -> None:
+    dead = _litter(tmp_path / "post", "a.md", DEAD_PID)
+    unlisted = _litter(tmp_path, "b.md", DEAD_PID)
+    (tmp_path / "note.md").write_text("the user's own")
+    listed = [f"post/{dead.name}", "note.md", f"post/{temp_name('gone.md', DEAD_PID)}"]
+    assert sweep_temp_files(tmp_path, listed) == [f"post/{dead.name}"]
+    assert not dead.exists()
+    assert unlisted.exists() and (tmp_path / "note.md").exists()  # not listed / not ours
+    assert sweep_temp_files(tmp_path, []) == []
+
+
 def test_sweep_of_a_missing_folder_does_nothing(tmp_path: Path) -> None:
     assert sweep_temp_files(tmp_path / "missing") == []

@@ -20,8 +20,9 @@ from brainsync.report import Report
 from brainsync.store import Store
 from brainsync.sync.chunk import ChunkRunner, RunOptions
 from brainsync.sync.files import FileIO, sweep_temp_files
+from brainsync.sync.ignore import IgnoreRule
 from brainsync.sync.paths import PathMapper
-from brainsync.sync.planner import Planner, PlanRequest
+from brainsync.sync.planner import Plan, Planner, PlanRequest
 from brainsync.sync.scan import check_same_root, root_identity
 
 __all__ = ["SyncEngine", "SyncOperation"]
@@ -95,11 +96,12 @@ class SyncOperation:
                 f"folder {folder} was forgotten after this run was queued; start the run "
                 "again and the directory joins as a new folder"
             )
-        # litter of a writer killed mid-write (catalogue K1); a watcher's batch over a few
-        # paths leaves it to the full runs (its startup reconcile, its rescans): O(folder)
-        if not self._options.dry_run and not self._request.paths:
-            sweep_temp_files(self._engine.root)
         plan = self._engine.planner.plan(self._request)
+        # litter of a writer killed mid-write (catalogue K1), from the plan's own scan; a
+        # watcher's batch over a few paths leaves it to the full runs (its startup
+        # reconcile, its rescans)
+        if not self._options.dry_run and not self._request.paths:
+            _sweep(self._engine.root, plan)
         plan.report.notes.extend(self._notes)
         identity = root_identity(self._engine.root)
         chunks: list[Chunk] = [{"items": items, "root": identity} for items in plan.chunks]
@@ -125,3 +127,14 @@ class SyncOperation:
     def chunk_size(self, chunk: Chunk) -> int:
         """Items in the chunk, for progress."""
         return len(chunk["items"])
+
+
+def _sweep(root: Path, plan: Plan) -> None:
+    """Remove the stale temp files the plan's scan listed; they are no longer ignored."""
+    removed = len(sweep_temp_files(root, plan.temp_files))
+    rule = IgnoreRule.BRAINSYNC_TEMP.value
+    left = plan.report.ignored.get(rule, 0) - removed
+    if left > 0:
+        plan.report.ignored[rule] = left
+    else:
+        plan.report.ignored.pop(rule, None)

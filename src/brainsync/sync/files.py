@@ -160,16 +160,21 @@ def temp_name(name: str, pid: int | None = None) -> str:
     return f".{stem}{tail}"
 
 
-def sweep_temp_files(root: Path, *, now: float | None = None) -> list[str]:
+def sweep_temp_files(
+    root: Path, listed: Iterable[str] | None = None, *, now: float | None = None
+) -> list[str]:
     """Remove the temp files that killed writers left under ``root``; their relative paths.
 
     A temp file goes when its writer was on this host and its pid is not alive, or when
-    it has not changed for :data:`TEMP_MAX_AGE_SECONDS`. Folders the scan skips are not
+    it has not changed for :data:`TEMP_MAX_AGE_SECONDS`. ``listed``: the temp files a scan
+    of ``root`` just found (a full plan's scan lists them), which spares a walk of the
+    folder; without it the sweep walks ``root`` itself. Folders the scan skips are not
     entered (brainsync writes none there); nothing here raises for a file system error.
     """
     clock = time.time() if now is None else now
+    candidates = _temp_candidates(root) if listed is None else _named(root, listed)
     removed: list[str] = []
-    for rel, path, found in _temp_candidates(root):
+    for rel, path, found in candidates:
         if _is_stale(path, found, clock):
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -177,6 +182,12 @@ def sweep_temp_files(root: Path, *, now: float | None = None) -> list[str]:
     if removed:
         log.info("removed %d temp files left by interrupted writes in %s", len(removed), root)
     return removed
+
+
+def _named(root: Path, listed: Iterable[str]) -> Iterator[tuple[str, str, re.Match[str]]]:
+    for rel in listed:
+        if (found := BRAINSYNC_TEMP.fullmatch(rel.rpartition("/")[2])) is not None:
+            yield rel, os.path.join(root, rel), found
 
 
 def _temp_candidates(root: Path) -> Iterator[tuple[str, str, re.Match[str]]]:

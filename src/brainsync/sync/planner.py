@@ -26,6 +26,7 @@ from brainsync.report import Report, Skip
 from brainsync.store import Store, SyncRecord
 from brainsync.sync.decision import Direction
 from brainsync.sync.files import read_snapshot
+from brainsync.sync.ignore import IgnoreRule
 from brainsync.sync.inventory import Inventory, load_inventory
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat
@@ -63,6 +64,8 @@ class Plan:
 
     chunks: list[list[PlanItem]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
+    #: The temp files of brainsync's own writes the scan found (see ``sweep_temp_files``).
+    temp_files: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -96,6 +99,7 @@ class Planner:
         plan = Plan()
         plan.report.skipped.extend(inventory.scan.skipped)
         plan.report.ignored = inventory.scan.ignored_counts()
+        plan.temp_files = inventory.scan.ignored.get(IgnoreRule.BRAINSYNC_TEMP.value, [])
         renames: dict[str, str] = {}
         items = self._items(inventory, request, plan.report, renames)
         candidates: list[PlanItem] = [
