@@ -22,11 +22,11 @@ from brainsync.errors import (
 from brainsync.store import (
     SCHEMA_VERSION,
     ChangeSet,
-    EntitySummary,
     FolderRecord,
     PostgresStore,
     SQLiteStore,
     Store,
+    SyncedRow,
     SyncRecord,
     open_store,
 )
@@ -277,26 +277,50 @@ def test_iter_records_pages_by_path(store: Store) -> None:
     assert [r.path for r in store.iter_records(FOLDER, page_size=20)] == paths
 
 
-def test_iter_synced_joins_each_record_with_its_entity(store: Store) -> None:
+def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
+    store: Store,
+) -> None:
     kept, gone = make("note", "kept"), make("note", "gone")
     store.apply(ChangeSet(upserts=[kept, gone]))
     store.delete(gone.key)
+    stored = store.get(kept.key)
+    assert stored is not None
+    paths = sorted(f"{d}/{i}.md" for d in ("a", "É", "z z") for i in range(6))
+    records = [record(p, kept.key if i % 3 else gone.key, i) for i, p in enumerate(paths)]
+    # every third record of the kept entity holds its current hash
+    records = [
+        replace(r, entity_hash=stored.content_hash) if i % 3 == 1 else r
+        for i, r in enumerate(records)
+    ]
+    store.apply(ChangeSet(folder=FOLDER, records=records))
+    expected = [
+        SyncedRow(r.path, r.key.type, r.size, r.mtime_ns, None if i % 3 == 0 else i % 3 == 1)
+        for i, r in enumerate(records)
+    ]
+    for size in (1, 5, 50):
+        assert list(store.iter_synced(FOLDER, page_size=size)) == expected
+        assert list(store.iter_records(FOLDER, page_size=size)) == records
+    assert list(store.iter_synced(None)) == []
+
+
+def test_records_between_reads_a_range_of_paths_with_their_entities_hashes(
+    store: Store,
+) -> None:
+    kept, gone = make("note", "kept"), make("note", "gone")
+    store.apply(ChangeSet(upserts=[kept, gone]))
+    store.delete(gone.key)
+    stored = store.get(kept.key)
+    assert stored is not None
     paths = sorted(f"{d}/{i}.md" for d in ("a", "É", "z z") for i in range(4))
     records = [record(p, kept.key if i % 2 else gone.key, i) for i, p in enumerate(paths)]
     store.apply(ChangeSet(folder=FOLDER, records=records))
-    stored = store.get(kept.key)
-    assert stored is not None
-    for size in (1, 5, 50):
-        rows = list(store.iter_synced(FOLDER, page_size=size))
-        assert [row.record() for row in rows] == list(store.iter_records(FOLDER)) == records
-        for row in rows:
-            if row.type == kept.key.type and row.id == kept.key.id:
-                assert row.content_hash == stored.content_hash
-                assert row.summary() == EntitySummary(kept.key, stored.content_hash)
-            else:
-                assert row.content_hash is None  # the entity is gone, its record is not
-                assert row.summary() is None
-    assert list(store.iter_synced(None)) == []
+    hashes = [stored.content_hash if i % 2 else None for i in range(len(records))]
+    pairs = list(zip(records, hashes, strict=True))
+    for size in (1, 3, 50):
+        assert list(store.records_between(FOLDER, None, paths[-1], size)) == pairs
+        assert list(store.records_between(FOLDER, paths[2], paths[7], size)) == pairs[3:8]
+        assert list(store.records_between(FOLDER, paths[-1], "\uffff", size)) == []
+    assert list(store.records_between("other", None, paths[-1])) == []
 
 
 def test_iter_unsynced_lists_entities_without_a_record_here(store: Store) -> None:

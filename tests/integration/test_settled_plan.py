@@ -24,6 +24,7 @@ from brainsync.errors import SafetyError
 from brainsync.report import Report
 from brainsync.store import Store
 from brainsync.sync import inventory
+from brainsync.sync import settle as settle_module
 from brainsync.sync.paths import PathMapper
 from brainsync.sync.scan import ScanResult
 
@@ -94,9 +95,12 @@ def test_a_new_file_clashing_with_a_settled_one_is_skipped(
     assert (streamed.updated, streamed.unchanged) == (1, 1)
 
 
+@pytest.mark.parametrize("stretch", [5000, 4, 1])
 def test_moves_and_deletes_among_settled_files(
-    brain: Brain, disk: Disk, monkeypatch: pytest.MonkeyPatch
+    brain: Brain, disk: Disk, monkeypatch: pytest.MonkeyPatch, stretch: int
 ) -> None:
+    """Read back by path (few unsettled in a stretch) and by range (many): same plan."""
+    monkeypatch.setattr(settle_module, "_STRETCH_ROWS", stretch)
     settle(brain, *(f"n{i}" for i in range(12)))
     (disk.root / "n1.md").rename(disk.root / "moved.md")
     (disk.root / "n2.md").unlink()
@@ -135,9 +139,12 @@ def _apply_entity_op(brain: Brain, op: str, id_: str, n: int) -> None:
         brain.put_entity("note", id_, text=body(f"{id_} put {n}"))
 
 
-def _outcome(brain: Brain, monkeypatch: pytest.MonkeyPatch, *, streamed: bool) -> object:
+def _outcome(
+    brain: Brain, monkeypatch: pytest.MonkeyPatch, *, streamed: bool, stretch: int = 5000
+) -> object:
     """A dry run's report, or the refusal it raised (an emptied folder is refused)."""
     with monkeypatch.context() as patch:
+        patch.setattr(settle_module, "_STRETCH_ROWS", stretch)
         if not streamed:
             patch.setattr(inventory, "_residue", whole_inventory)
         try:
@@ -158,9 +165,10 @@ def _outcome(brain: Brain, monkeypatch: pytest.MonkeyPatch, *, streamed: bool) -
         min_size=1,
         max_size=2,
     ),
+    stretch=st.integers(min_value=1, max_value=6),
 )
 def test_the_streamed_plan_is_the_whole_plan(
-    monkeypatch: pytest.MonkeyPatch, start: list[str], rounds: list[Any]
+    monkeypatch: pytest.MonkeyPatch, start: list[str], rounds: list[Any], stretch: int
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -176,7 +184,7 @@ def test_the_streamed_plan_is_the_whole_plan(
                     _apply_file_op(disk, op, name, n)
                 for op, id_ in entity_ops:
                     _apply_entity_op(brain, op, id_, n)
-                assert _outcome(brain, monkeypatch, streamed=True) == _outcome(
+                assert _outcome(brain, monkeypatch, streamed=True, stretch=stretch) == _outcome(
                     brain, monkeypatch, streamed=False
                 )
                 brain.sync(force_deletes=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -20,6 +21,7 @@ __all__ = [
     "entity_from_row",
     "entity_row",
     "record_from_row",
+    "record_from_tuple",
     "record_row",
 ]
 
@@ -85,34 +87,27 @@ class EntitySummary:
 
 
 class SyncedRow(NamedTuple):
-    """One sync record of a folder beside its entity's current hash (``None``: the entity
-    is gone), as a full plan streams them.
+    """What a full plan needs of one sync record to tell that its path is settled: the
+    path, the entity type, the stat the record holds, and whether the entity still has
+    the hash the record holds (``None``: the entity is gone).
 
-    A tuple rather than a record: a plan reads one per file, and on a typical run almost
-    all of them are settled and need nothing more; only the rest become records.
+    A short tuple rather than a record: a plan reads one per file, and on a typical run
+    almost every path is settled and needs nothing more (the hashes alone were half of
+    what a row carried); the plan reads the full records of the rest.
     """
 
     path: str
     type: str
-    id: str
     size: int
     mtime_ns: int
-    file_hash: str
-    entity_hash: str
-    content_hash: str | None
+    same_entity: bool | None
 
-    def record(self) -> SyncRecord:
-        """The sync record of this row."""
-        key = EntityKey(self.type, self.id)
-        return SyncRecord(
-            self.path, key, self.size, self.mtime_ns, self.file_hash, self.entity_hash
-        )
 
-    def summary(self) -> EntitySummary | None:
-        """The entity's summary, or ``None`` when the entity is gone."""
-        if self.content_hash is None:
-            return None
-        return EntitySummary(EntityKey(self.type, self.id), self.content_hash)
+def record_from_tuple(row: Sequence[Any]) -> SyncRecord:
+    """The sync record in a row of ``sync_state``'s columns, in their table order from
+    ``path`` on (path, type, id, size, mtime_ns, file_hash, entity_hash)."""
+    path, type_, id_, size, mtime_ns, file_hash, entity_hash = row
+    return SyncRecord(path, EntityKey(type_, id_), size, mtime_ns, file_hash, entity_hash)
 
 
 @dataclass

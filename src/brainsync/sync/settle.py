@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Residue", "retyped", "split_settled"]
 
+#: Streamed paths per stretch whose unsettled records are read back together.
+_STRETCH_ROWS = 5000
+#: A stretch is read back as a range when at least one path in this many is unsettled.
+_DENSE_SHARE = 3
+
 
 @dataclass
 class Residue:
@@ -59,15 +64,16 @@ def split_settled(
 ) -> Residue:
     """Stream ``folder``'s sync state against the scanned ``files``; keep the residue."""
     residue = Residue()
+    stretch = _Stretch()
     for row in store.iter_synced(folder):
         residue.tracked += 1
         stat = files.get(row.path)
-        if stat is not None and _settled(row, stat, mapper):
+        settled = stat is not None and _settled(row, stat, mapper)
+        if settled:
             residue.settled.add(row.path)
-            continue
-        residue.records[row.path] = row.record()
-        if (summary := row.summary()) is not None:
-            residue.entities[summary.key] = summary
+        if stretch.add(row.path, settled):
+            stretch.read_back(store, folder, residue)
+    stretch.read_back(store, folder, residue)
     residue.unplaced.extend(store.iter_unsynced(folder))
     _unsettle(store, folder, files, mapper, residue)
     return residue
@@ -75,8 +81,56 @@ def split_settled(
 
 def _settled(row: SyncedRow, stat: FileStat, mapper: PathMapper) -> bool:
     same_file = stat.size == row.size and stat.mtime_ns == row.mtime_ns
-    same_entity = row.content_hash == row.entity_hash  # None (entity gone) never is
-    return same_file and same_entity and not retyped(row.path, row.type, mapper)
+    # same_entity is None for an entity that is gone: not settled either
+    return same_file and bool(row.same_entity) and not retyped(row.path, row.type, mapper)
+
+
+class _Stretch:
+    """A run of streamed paths whose unsettled ones still need their full records.
+
+    Read back path by path where few are unsettled, and as one range read where many are
+    (a touched tree, a bulk change of entities): looking a path up (its record, then its
+    entity) costs about three times as much as reading one row of a range.
+    """
+
+    def __init__(self) -> None:
+        self.after: str | None = None  # the stretch holds the paths after this one
+        self.last: str | None = None
+        self.seen = 0
+        self.unsettled: list[str] = []
+
+    def add(self, path: str, settled: bool) -> bool:
+        """Count ``path`` in; True when the stretch is long enough to be read back."""
+        self.last = path
+        self.seen += 1
+        if not settled:
+            self.unsettled.append(path)
+        return self.seen >= _STRETCH_ROWS
+
+    def read_back(self, store: Store, folder: str, residue: Residue) -> None:
+        """Add the unsettled paths' records and entity summaries to the residue."""
+        if self.unsettled and self.last is not None:
+            if len(self.unsettled) * _DENSE_SHARE >= self.seen:
+                _read_range(store, folder, self.after, self.last, set(self.unsettled), residue)
+            else:
+                _read_paths(store, folder, self.unsettled, residue)
+        self.after, self.seen, self.unsettled = self.last, 0, []
+
+
+def _read_range(
+    store: Store, folder: str, after: str | None, upto: str, wanted: set[str], residue: Residue
+) -> None:
+    for record, content_hash in store.records_between(folder, after, upto):
+        if record.path in wanted:
+            residue.records[record.path] = record
+            if content_hash is not None:
+                residue.entities[record.key] = EntitySummary(record.key, content_hash)
+
+
+def _read_paths(store: Store, folder: str, paths: list[str], residue: Residue) -> None:
+    records = store.get_records(folder, paths)
+    residue.records.update(records)
+    residue.entities.update(store.summaries_for(sorted({r.key for r in records.values()})))
 
 
 def _unsettle(

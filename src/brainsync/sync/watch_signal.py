@@ -128,14 +128,17 @@ def changed_paths(store: Store, folder: str, mapper: PathMapper) -> dict[str, st
     An entity with no record maps to its canonical path; a record whose entity is gone
     maps to ``""``. The hash lets a caller tell a change it already handled from a new one.
     """
+    # one pass over the records joined with their entities, held only where they differ
+    differ = [row.path for row in store.iter_synced(folder) if not row.same_entity]
+    records = store.get_records(folder, differ)
+    summaries = store.summaries_for(sorted({record.key for record in records.values()}))
     found: dict[str, str] = {}
     gone: list[SyncRecord] = []
-    # one pass over the records joined with their entities, held only where they differ
-    for row in store.iter_synced(folder):
-        if row.content_hash is None:
-            gone.append(row.record())
-        elif row.content_hash != row.entity_hash:
-            found[row.path] = row.content_hash
+    for path, record in records.items():
+        if (summary := summaries.get(record.key)) is None:
+            gone.append(record)
+        else:
+            found[path] = summary.content_hash
     unsynced = store.summaries_for(list(store.iter_unsynced(folder)))
     for key, summary in unsynced.items():
         try:
