@@ -4,9 +4,11 @@ A full plan compares every scanned file with its sync record and its entity, and
 typical run almost every one is *settled*: same size and mtime as recorded, entity hash
 as recorded. Holding every record and every entity summary in dictionaries for that made
 a no-change sync of 100k files peak at 229 MB (62 MB at 10k). Instead, the records are
-read joined with their entities' hashes, a page at a time in path order, and each is
-looked up in the scan: a settled path is only remembered (one set of path strings the
-scan already holds), and only the rest, the *residue*, becomes the planner's inventory.
+streamed a page at a time in path order, each as its path, type, stat and whether its
+entity still has the recorded hash (the database compares the hashes), and looked up in
+the scan: a settled path is only remembered (one set of path strings the scan already
+holds), and only the rest, the *residue*, is read in full (:class:`_Stretch`) and becomes
+the planner's inventory.
 
 The planner's other rules look across paths (a new file decoding to a synced entity's
 id, an entity whose canonical name is taken, names that clash on case-insensitive file
