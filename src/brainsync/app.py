@@ -183,11 +183,14 @@ class Brain:
 
     # -- durable jobs ----------------------------------------------------------------------
 
-    def jobs(self, *, worker: bool = True, require_worker: bool = False) -> JobService:
+    def jobs(
+        self, *, worker: bool = True, require_worker: bool = False, brief: bool = False
+    ) -> JobService:
         """The job service, opened on first use; ``worker`` makes this process run jobs.
 
         When another live worker holds this executor id, this process enqueues and
-        observes, unless ``require_worker`` makes that an error
+        observes, unless ``require_worker`` makes that an error; ``brief`` says this
+        process ends once its own job does, which makes its shutdown quicker
         (:func:`~brainsync.jobs.opening.open_job_service`). The first call decides the
         mode for the life of this brain.
         """
@@ -195,7 +198,11 @@ class Brain:
             from brainsync.jobs.opening import open_job_service  # imports the job engine
 
             self._jobs, self._worker_lock = open_job_service(
-                self.settings, self._operation, worker=worker, require_worker=require_worker
+                self.settings,
+                self._operation,
+                worker=worker,
+                require_worker=require_worker,
+                brief=brief,
             )
         return self._jobs
 

@@ -208,7 +208,7 @@ class Follower:
 
         The worker starts first (the slow part): Ctrl-C meanwhile queues nothing.
         """
-        self._brain.jobs()
+        self._brain.jobs(brief=True)
         if self._ctrl_c.pressed:
             nothing = "Nothing is lost: no job was queued and nothing changed"
             self._stop(None, f"stopped before the {kind} was queued. {nothing}")
@@ -218,7 +218,7 @@ class Follower:
         """Wait for the job (this process runs jobs meanwhile), with a bar on a terminal."""
         # Opened here, in the main thread: a worker never starts in the waiting thread,
         # where the shutdown after Ctrl-C could miss it.
-        jobs = self._brain.jobs()
+        jobs = self._brain.jobs(brief=True)  # this command ends with the job
         job = None if self._ctrl_c.pressed else self._wait(job_id)
         if job is not None:
             return job

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS, DBOSClient, EnqueueOptions, WorkflowStatus
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowStatus
 
 from brainsync.errors import JobError, NotFoundError
 from brainsync.jobs.dispatch import Dispatcher, quiet_dbos_pollers
@@ -56,7 +56,7 @@ from brainsync.jobs.redact import redact, redact_url
 from brainsync.jobs.rows import GAVE_UP, QUEUE_ATTR, job_of, queue_of, statuses_of
 from brainsync.jobs.workflow import PROGRESS_EVENT, WORKFLOW_NAME, WorkerBinding, bind, unbind
 
-__all__ = ["APP_VERSION", "QUEUE_NAME", "DbosEngine"]
+__all__ = ["APP_VERSION", "QUEUE_NAME", "DbosEngine", "worker_config"]
 
 APP_NAME = "brainsync"
 #: Pinned so that a restarted worker recovers the jobs of its predecessor (DBOS only
@@ -65,6 +65,26 @@ APP_VERSION = "brainsync-jobs-1"
 QUEUE_NAME = SHARED_QUEUE
 _CANCEL_FLAG = "cancel_requested"
 _UNFINISHED = ["ENQUEUED", "DELAYED", "PENDING"]
+#: DBOS's notification listener's nap in a long-lived worker, and in a brief one.
+_NAP_SECONDS = 0.1
+_BRIEF_NAP_SECONDS = 0.01
+
+
+def worker_config(url: str, executor_id: str, poll: float, *, brief: bool) -> DBOSConfig:
+    """The DBOS runtime's configuration for a worker in this process."""
+    return {
+        "name": APP_NAME,
+        "system_database_url": url,
+        "application_version": APP_VERSION,
+        "executor_id": executor_id,
+        "log_level": "WARNING",
+        # brainsync waits on no DBOS notification; the listener only sleeps, and shutting
+        # down joins it: a short nap keeps exits quick (a nap of 10 ms costs a sleeping
+        # thread ~0.3% of a core, so only a brief process takes it)
+        "notification_listener_polling_interval_sec": min(
+            poll, _BRIEF_NAP_SECONDS if brief else _NAP_SECONDS
+        ),
+    }
 
 
 class DbosEngine:
@@ -118,30 +138,25 @@ class DbosEngine:
             self._log = None
 
     def start_worker(
-        self, binding: WorkerBinding, after_run: Callable[[], None] | None = None
+        self,
+        binding: WorkerBinding,
+        after_run: Callable[[], None] | None = None,
+        *,
+        brief: bool = False,
     ) -> None:
         """Launch the DBOS runtime in this process; it runs and recovers jobs.
 
         ``after_run`` is called whenever a job's code left this process (its outcome is
-        stored a moment later).
+        stored a moment later). ``brief``: the process exits once its own job is done (a
+        command following it), so its shutdown, which waits out DBOS's notification
+        listener's nap, should be quick; a long-lived worker naps longer, for idle CPU.
         """
         bind(binding)
         self._worker = binding
         self._after_run = after_run
         queues = [queue_for(self._host), SHARED_QUEUE]
         try:
-            DBOS(
-                config={
-                    "name": APP_NAME,
-                    "system_database_url": self._url,
-                    "application_version": APP_VERSION,
-                    "executor_id": self._executor_id,
-                    "log_level": "WARNING",
-                    # brainsync waits on no DBOS notification; the listener only sleeps,
-                    # and shutting down joins it: a short nap keeps commands' exits quick
-                    "notification_listener_polling_interval_sec": min(self._poll, 0.1),
-                }
-            )
+            DBOS(config=worker_config(self._url, self._executor_id, self._poll, brief=brief))
             # DBOS's queue threads claim nothing: the dispatcher alone starts this
             # process's jobs, from this host's queue and the shared one (jobs/dispatch.py)
             DBOS.listen_queues([])

@@ -15,13 +15,19 @@ __all__ = ["open_job_service"]
 
 
 def open_job_service(
-    settings: Settings, factory: OperationFactory, *, worker: bool, require_worker: bool
+    settings: Settings,
+    factory: OperationFactory,
+    *,
+    worker: bool,
+    require_worker: bool,
+    brief: bool = False,
 ) -> tuple[JobService, WorkerLock | None]:
     """The job service, and the worker lock this process holds when it runs jobs.
 
     Only one process per executor id runs jobs (a lock in the state folder): when another
     live worker holds it, this process enqueues and observes, and that worker does the
-    work, unless ``require_worker`` makes that an error.
+    work, unless ``require_worker`` makes that an error. ``brief``: the process exits
+    once its own job is done (see :meth:`~brainsync.jobs.engine.DbosEngine.start_worker`).
     """
     settings.state_home.mkdir(parents=True, exist_ok=True)
     lock = _take_worker_lock(settings, require_worker) if worker else None
@@ -36,6 +42,7 @@ def open_job_service(
             deadline_seconds=settings.job_deadline_seconds,
             poll_interval_seconds=settings.job_poll_seconds,
             start_worker=lock is not None,
+            brief=brief,
             worker_concurrency=settings.worker_concurrency,
             log_file=settings.state_home / "brainsync.log",
         )

@@ -100,6 +100,7 @@ class JobService:
         dead_after_seconds: float = 10.0,
         deadline_seconds: float = 3600.0,
         start_worker: bool = True,
+        brief: bool = False,
         poll_interval_seconds: float = 1.0,
         worker_concurrency: int | None = None,
         retry_attempts: int = 5,
@@ -134,9 +135,9 @@ class JobService:
             log_file=log_file,
         )
         if start_worker:
-            self._start_worker()
+            self._start_worker(brief)
 
-    def _start_worker(self) -> None:
+    def _start_worker(self, brief: bool) -> None:
         from brainsync.jobs.workflow import WorkerBinding
 
         watcher = CompletionWatcher(self._engine.find, self._hub.publish, self._poll)
@@ -157,7 +158,7 @@ class JobService:
             plans=self._plans,
         )
         try:
-            self._engine.start_worker(binding, after_run=watcher.nudge)
+            self._engine.start_worker(binding, after_run=watcher.nudge, brief=brief)
         except BaseException:
             self._plans.close()
             self._engine.close()
