@@ -49,15 +49,19 @@ class PlanPages:
         self._engine.dispose()
 
     def save(self, job_id: str, chunks: list[Chunk]) -> None:
-        """Store ``job_id``'s chunks, replacing any an earlier attempt stored."""
-        rows = [
-            {"job_id": job_id, "idx": index, "chunk": json.dumps(chunk)}
-            for index, chunk in enumerate(chunks)
-        ]
+        """Store ``job_id``'s chunks, replacing any an earlier attempt stored.
+
+        Serialised a batch of rows at a time: the JSON of a whole plan (9 MB at 100k
+        files) is never held beside the plan itself.
+        """
         with _reaching("store the plan"), self._engine.begin() as conn:
             conn.execute(sa.delete(_chunks).where(_chunks.c.job_id == job_id))
-            for start in range(0, len(rows), _BATCH):
-                conn.execute(sa.insert(_chunks), rows[start : start + _BATCH])
+            for start in range(0, len(chunks), _BATCH):
+                rows = [
+                    {"job_id": job_id, "idx": index, "chunk": json.dumps(chunk)}
+                    for index, chunk in enumerate(chunks[start : start + _BATCH], start)
+                ]
+                conn.execute(sa.insert(_chunks), rows)
 
     def load(self, job_id: str, index: int) -> Chunk:
         """Chunk ``index`` of ``job_id``; JobError when it is not stored."""

@@ -82,3 +82,26 @@ def test_a_plan_checkpointed_inline_by_the_previous_release_still_runs() -> None
     inline = [{"index": 0, "items": [0, 1]}, {"index": 1, "items": [2]}]
     assert _plan_of(inline, operation) == ([2, 1], inline)
     assert _plan_of({"sizes": [2, 1]}, operation) == ([2, 1], None)
+
+
+def test_chunks_are_stored_in_batches_and_a_new_plan_replaces_the_old(
+    system_db_url: str, open_service: Open
+) -> None:
+    open_service()  # creates the job store's tables
+    pages = PlanPages(system_db_url)
+    try:
+        chunks = [{"items": [{"path": f"{i}.md", "key": f"note:{i}"}]} for i in range(250)]
+        pages.save("job-a", chunks)  # more chunks than one INSERT batch
+        assert pages.count("job-a") == 250
+        assert [pages.load("job-a", i) for i in (0, 99, 100, 249)] == [
+            chunks[0],
+            chunks[99],
+            chunks[100],
+            chunks[249],
+        ]
+        pages.save("job-a", chunks[:3])  # planned again after a crash: replaced whole
+        assert pages.count("job-a") == 3
+        assert pages.load("job-a", 2) == chunks[2]
+    finally:
+        pages.drop("job-a")
+        pages.close()
