@@ -9,7 +9,7 @@ cancel runs again, which is why ``run_chunk`` must be idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from brainsync.report import Report
@@ -23,8 +23,11 @@ Chunk = dict[str, Any]
 class ChunkedOperation(Protocol):
     """One long operation split into idempotent chunks."""
 
-    def plan(self) -> list[Chunk]:
-        """Split the work into chunks; may be slow; a ``BrainsyncError`` fails the job."""
+    def plan(self) -> Sequence[Chunk]:
+        """Split the work into chunks; may be slow; a ``BrainsyncError`` fails the job.
+
+        A sequence may build each chunk when it is asked for: the job engine reads it
+        twice (to store the chunks, then their sizes), one chunk at a time."""
         ...
 
     def run_chunk(self, chunk: Chunk) -> Report:

@@ -14,7 +14,7 @@ resumption.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,20 +48,20 @@ class PlanPages:
         """Close the connections."""
         self._engine.dispose()
 
-    def save(self, job_id: str, chunks: list[Chunk]) -> None:
+    def save(self, job_id: str, chunks: Sequence[Chunk]) -> None:
         """Store ``job_id``'s chunks, replacing any an earlier attempt stored.
 
-        Serialised a batch of rows at a time: the JSON of a whole plan (9 MB at 100k
-        files) is never held beside the plan itself.
+        Read a chunk at a time and written a batch of rows at a time: neither the JSON
+        of a whole plan (9 MB at 100k files) nor all its chunks are held at once.
         """
         with _reaching("store the plan"), self._engine.begin() as conn:
             conn.execute(sa.delete(_chunks).where(_chunks.c.job_id == job_id))
-            for start in range(0, len(chunks), _BATCH):
-                rows = [
-                    {"job_id": job_id, "idx": index, "chunk": json.dumps(chunk)}
-                    for index, chunk in enumerate(chunks[start : start + _BATCH], start)
-                ]
-                conn.execute(sa.insert(_chunks), rows)
+            rows: list[dict[str, Any]] = []
+            for index, chunk in enumerate(chunks):
+                rows.append({"job_id": job_id, "idx": index, "chunk": json.dumps(chunk)})
+                if len(rows) == _BATCH or index == len(chunks) - 1:
+                    conn.execute(sa.insert(_chunks), rows)
+                    rows = []
 
     def load(self, job_id: str, index: int) -> Chunk:
         """Chunk ``index`` of ``job_id``; JobError when it is not stored."""

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from brainsync.entities import EntityType
 from brainsync.errors import NotFoundError
@@ -88,7 +88,7 @@ class SyncOperation:
         """Whether the run only reports what it would do."""
         return self._options.dry_run
 
-    def plan(self) -> list[Chunk]:
+    def plan(self) -> Sequence[Chunk]:
         """Plan the run; the first chunk carries what the plan counted itself."""
         folder = self._request.folder
         if folder is not None and self._engine.store.get_folder(folder) is None:
@@ -104,10 +104,7 @@ class SyncOperation:
             _sweep(self._engine.root, plan)
         plan.report.notes.extend(self._notes)
         identity = root_identity(self._engine.root)
-        chunks: list[Chunk] = [{"items": items, "root": identity} for items in plan.chunks]
-        chunks.append({"items": [], "finish": self._request.direction.value})
-        chunks[0]["carry"] = plan.report.to_dict()
-        return chunks
+        return PlannedChunks(plan, identity, self._request.direction.value)
 
     def run_chunk(self, chunk: Chunk) -> Report:
         """Run one chunk; idempotent, so a chunk re-run after a crash changes nothing more."""
@@ -127,6 +124,43 @@ class SyncOperation:
     def chunk_size(self, chunk: Chunk) -> int:
         """Items in the chunk, for progress."""
         return len(chunk["items"])
+
+
+class PlannedChunks(Sequence[Chunk]):
+    """A plan's chunks, each built when it is asked for: a job stores them one batch at a
+    time and an inline run runs them one at a time, so a plan of 100k files never holds
+    all its items as chunk mappings at once. After the item chunks comes one that
+    finishes the run; the first chunk carries what the plan counted itself."""
+
+    def __init__(self, plan: Plan, root: list[int], finish: str) -> None:
+        self._plan = plan
+        self._root = root
+        self._finish = finish
+        self._carry = plan.report.to_dict()
+
+    def __len__(self) -> int:
+        return self._plan.chunk_count + 1
+
+    @overload
+    def __getitem__(self, index: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Chunk]: ...
+
+    def __getitem__(self, index: int | slice) -> Chunk | Sequence[Chunk]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        chunk: Chunk
+        if index < self._plan.chunk_count:
+            chunk = {"items": self._plan.chunk(index), "root": self._root}
+        else:
+            chunk = {"items": [], "finish": self._finish}
+        if index == 0:
+            chunk["carry"] = self._carry
+        return chunk
 
 
 def _sweep(root: Path, plan: Plan) -> None:

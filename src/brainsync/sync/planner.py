@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
+from typing import NamedTuple
 
 from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError, MassDeleteError, RootUnavailableError
@@ -34,7 +35,7 @@ from brainsync.sync.settle import retyped
 from brainsync.sync.watch_paths import root_is_empty
 from brainsync.sync.work import PlanItem
 
-__all__ = ["Plan", "PlanRequest", "Planner"]
+__all__ = ["Candidate", "Plan", "PlanRequest", "Planner"]
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,44 @@ class PlanRequest:
     paths: tuple[str, ...] = ()
 
 
+class Candidate(NamedTuple):
+    """One path that may need work, as the plan holds it until its chunk is handed out
+    (a tuple: a first run of 100k files holds one per file; a chunk's items are built
+    from them when the chunk is stored or run)."""
+
+    path: str
+    key: EntityKey
+    #: The synced path this one is a move or a rename of, and that path's entity.
+    source: str | None = None
+    source_key: EntityKey | None = None
+
+    def item(self) -> PlanItem:
+        """The chunk item of this candidate."""
+        item: PlanItem = {"path": self.path, "key": str(self.key)}
+        if self.source is not None and self.source_key is not None:
+            item["from"], item["from_key"] = self.source, str(self.source_key)
+        return item
+
+
 @dataclass
 class Plan:
-    """Chunks of candidate items, plus what the plan already knows (unchanged, skipped)."""
+    """Candidates in chunks, plus what the plan already knows (unchanged, skipped)."""
 
-    chunks: list[list[PlanItem]] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    chunk_size: int = 500
     report: Report = field(default_factory=Report)
     #: The temp files of brainsync's own writes the scan found (see ``sweep_temp_files``).
     temp_files: list[str] = field(default_factory=list)
+
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks the candidates make."""
+        return -(-len(self.candidates) // self.chunk_size)
+
+    def chunk(self, index: int) -> list[PlanItem]:
+        """The items of chunk ``index``, built now (see :class:`Candidate`)."""
+        start = index * self.chunk_size
+        return [c.item() for c in self.candidates[start : start + self.chunk_size]]
 
 
 @contextmanager
@@ -96,27 +127,25 @@ class Planner:
 
     def _plan(self, request: PlanRequest) -> Plan:
         inventory = self._inventory(request)
-        plan = Plan()
+        plan = Plan(chunk_size=request.chunk_size)
         plan.report.skipped.extend(inventory.scan.skipped)
         plan.report.ignored = inventory.scan.ignored_counts()
         plan.temp_files = inventory.scan.ignored.get(IgnoreRule.BRAINSYNC_TEMP.value, [])
         renames: dict[str, str] = {}
         items = self._items(inventory, request, plan.report, renames)
-        candidates: list[PlanItem] = [
-            {"path": path, "key": str(key)}
+        candidates = [
+            # a path in renames: the same entity under a new file name
+            Candidate(path, key, renames[path], key) if path in renames else Candidate(path, key)
             for path, key in items
             if not self._settled(path, key, inventory)
         ]
-        for item in candidates:
-            if item["path"] in renames:  # same entity, new file name
-                item["from"], item["from_key"] = renames[item["path"]], item["key"]
         plan.report.unchanged += inventory.settled + len(items) - len(candidates)
+        del items
         if request.direction is not Direction.EXPORT and request.propagate_deletes:
             # moves first: a renamed folder is many moves, not many deletions
             candidates = self._pair_moves(candidates, inventory)
         self._guard(inventory, candidates, request)
-        size = request.chunk_size
-        plan.chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
+        plan.candidates = candidates
         return plan
 
     def _inventory(self, request: PlanRequest) -> Inventory:
@@ -275,7 +304,7 @@ class Planner:
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash
 
-    def _guard(self, inv: Inventory, candidates: list[PlanItem], req: PlanRequest) -> None:
+    def _guard(self, inv: Inventory, candidates: list[Candidate], req: PlanRequest) -> None:
         tracked = inv.tracked
         found = inv.scan.files or inv.settled  # settled files are out of the scan's dict
         empty = root_is_empty(self._root) if req.paths else not found
@@ -297,55 +326,59 @@ class Planner:
             )
 
     @staticmethod
-    def _would_delete(item: PlanItem, inv: Inventory, direction: Direction) -> bool:
-        record = inv.records.get(item["path"])
+    def _would_delete(item: Candidate, inv: Inventory, direction: Direction) -> bool:
+        record = inv.records.get(item.path)
         if record is None:
             return False
-        file_gone = item["path"] not in inv.scan.files
+        file_gone = item.path not in inv.scan.files
         entity = inv.entities.get(record.key)
         entity_gone = entity is None
         if file_gone and not entity_gone and direction is not Direction.EXPORT:
             return entity is not None and entity.content_hash == record.entity_hash
         if entity_gone and not file_gone and direction is not Direction.IMPORT:
-            stat = inv.scan.files[item["path"]]
+            stat = inv.scan.files[item.path]
             return stat.size == record.size and stat.mtime_ns == record.mtime_ns
         return False
 
-    def _pair_moves(self, candidates: list[PlanItem], inv: Inventory) -> list[PlanItem]:
+    def _pair_moves(self, candidates: list[Candidate], inv: Inventory) -> list[Candidate]:
         """Turn 'file gone here, identical new file there' into one move item (same type)."""
         gone: dict[tuple[str, int], list[SyncRecord]] = defaultdict(list)
         for item in candidates:
-            record = inv.records.get(item["path"])
-            if record and item["path"] not in inv.scan.files:
+            record = inv.records.get(item.path)
+            if record and item.path not in inv.scan.files:
                 gone[(record.key.type, record.size)].append(record)
         if not gone:
             return candidates
-        moved_from: set[str] = set()
+        moved: dict[str, SyncRecord] = {}
         guard = PathGuard(self._root)  # one for the whole pairing: folders verified once
         for item in candidates:
-            stat = inv.scan.files.get(item["path"])
-            if stat is None or item["path"] in inv.records or "from" in item:
+            stat = inv.scan.files.get(item.path)
+            if stat is None or item.path in inv.records or item.source is not None:
                 continue
             source = self._match_move(item, stat, gone, guard)
             if source is not None:
-                item["from"] = source.path
-                item["from_key"] = str(source.key)
-                moved_from.add(source.path)
-        return [item for item in candidates if item["path"] not in moved_from]
+                moved[item.path] = source
+        sources = {record.path for record in moved.values()}
+        return [
+            item._replace(source=moved[item.path].path, source_key=moved[item.path].key)
+            if item.path in moved
+            else item
+            for item in candidates
+            if item.path not in sources
+        ]
 
     def _match_move(
         self,
-        item: PlanItem,
+        item: Candidate,
         stat: FileStat,
         gone: dict[tuple[str, int], list[SyncRecord]],
         guard: PathGuard,
     ) -> SyncRecord | None:
-        key = EntityKey.parse(item["key"])
-        sources = gone.get((key.type, stat.size))
+        sources = gone.get((item.key.type, stat.size))
         if not sources:
             return None
         try:
-            snapshot = read_snapshot(guard, item["path"])
+            snapshot = read_snapshot(guard, item.path)
         except (BrainsyncError, OSError):
             return None  # not a move then; the chunk reads it again and reports why
         if snapshot is None:
