@@ -40,6 +40,9 @@ _RECORD_COLUMNS = (
     sync_state.c.entity_hash,
 )
 
+#: Joins a sync record with its entity.
+_ENTITY_OF_RECORD = and_(entities.c.type == sync_state.c.type, entities.c.id == sync_state.c.id)
+
 #: The kinds of run whose last finish a folder remembers.
 RUN_KINDS = ("export", "import", "sync")
 
@@ -167,12 +170,11 @@ class SyncStateStore(Database):
         one: one pass, paged by path, the hashes compared by the database."""
         if folder is None:
             return
-        same_key = and_(entities.c.type == sync_state.c.type, entities.c.id == sync_state.c.id)
         same_entity = entities.c.content_hash == sync_state.c.entity_hash
         columns = (sync_state.c.path, sync_state.c.type, sync_state.c.size, sync_state.c.mtime_ns)
         base = (
             select(*columns, same_entity)
-            .select_from(sync_state.outerjoin(entities, same_key))
+            .select_from(sync_state.outerjoin(entities, _ENTITY_OF_RECORD))
             .where(sync_state.c.folder == folder)
         )
         for row in self._rows_by_path(base, page_size):
@@ -187,10 +189,9 @@ class SyncStateStore(Database):
         How a plan reads back the full records of a stretch of :meth:`iter_synced` where
         many paths were not settled: one range read instead of a lookup per path.
         """
-        same_key = and_(entities.c.type == sync_state.c.type, entities.c.id == sync_state.c.id)
         base = (
             select(*_RECORD_COLUMNS, entities.c.content_hash)
-            .select_from(sync_state.outerjoin(entities, same_key))
+            .select_from(sync_state.outerjoin(entities, _ENTITY_OF_RECORD))
             .where(sync_state.c.folder == folder, sync_state.c.path <= upto)
         )
         if after is not None:
