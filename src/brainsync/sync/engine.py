@@ -127,9 +127,9 @@ class SyncOperation:
 
 
 class PlannedChunks(Sequence[Chunk]):
-    """A plan's chunks, each built when it is asked for: a job stores them one batch at a
-    time and an inline run runs them one at a time, so a plan of 100k files never holds
-    all its items as chunk mappings at once. After the item chunks comes one that
+    """A plan's chunks, each built when it is asked for: a job stores them and an inline
+    run runs them one at a time, so a plan of 100k files never holds all its items as
+    chunk mappings at once. After the item chunks comes one that
     finishes the run; the first chunk carries what the plan counted itself."""
 
     def __init__(self, plan: Plan, root: list[int], finish: str) -> None:
