@@ -277,9 +277,9 @@ def test_iter_records_pages_by_path(store: Store) -> None:
     assert [r.path for r in store.iter_records(FOLDER, page_size=20)] == paths
 
 
-def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
-    store: Store,
-) -> None:
+def synced_state(store: Store) -> list[tuple[SyncRecord, str | None]]:
+    """18 records in path order, each with its entity's current hash (None: gone): every
+    third one's entity is gone, every third holds the current hash, the rest an old one."""
     kept, gone = make("note", "kept"), make("note", "gone")
     store.apply(ChangeSet(upserts=[kept, gone]))
     store.delete(gone.key)
@@ -287,12 +287,19 @@ def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
     assert stored is not None
     paths = sorted(f"{d}/{i}.md" for d in ("a", "É", "z z") for i in range(6))
     records = [record(p, kept.key if i % 3 else gone.key, i) for i, p in enumerate(paths)]
-    # every third record of the kept entity holds its current hash
     records = [
         replace(r, entity_hash=stored.content_hash) if i % 3 == 1 else r
         for i, r in enumerate(records)
     ]
     store.apply(ChangeSet(folder=FOLDER, records=records))
+    return [(r, stored.content_hash if i % 3 else None) for i, r in enumerate(records)]
+
+
+def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
+    store: Store,
+) -> None:
+    pairs = synced_state(store)
+    records = [r for r, _ in pairs]
     expected = [
         SyncedRow(r.path, r.key.type, r.size, r.mtime_ns, None if i % 3 == 0 else i % 3 == 1)
         for i, r in enumerate(records)
@@ -306,21 +313,30 @@ def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
 def test_records_between_reads_a_range_of_paths_with_their_entities_hashes(
     store: Store,
 ) -> None:
-    kept, gone = make("note", "kept"), make("note", "gone")
-    store.apply(ChangeSet(upserts=[kept, gone]))
-    store.delete(gone.key)
-    stored = store.get(kept.key)
-    assert stored is not None
-    paths = sorted(f"{d}/{i}.md" for d in ("a", "É", "z z") for i in range(4))
-    records = [record(p, kept.key if i % 2 else gone.key, i) for i, p in enumerate(paths)]
-    store.apply(ChangeSet(folder=FOLDER, records=records))
-    hashes = [stored.content_hash if i % 2 else None for i in range(len(records))]
-    pairs = list(zip(records, hashes, strict=True))
+    pairs = synced_state(store)
+    paths = [r.path for r, _ in pairs]
     for size in (1, 3, 50):
         assert list(store.records_between(FOLDER, None, paths[-1], size)) == pairs
         assert list(store.records_between(FOLDER, paths[2], paths[7], size)) == pairs[3:8]
         assert list(store.records_between(FOLDER, paths[-1], "\uffff", size)) == []
     assert list(store.records_between("other", None, paths[-1])) == []
+
+
+def test_synced_records_looks_up_scattered_paths_with_their_entities_hashes(
+    store: Store,
+) -> None:
+    pairs = synced_state(store)
+    wanted = [pairs[i] for i in (16, 0, 5, 7)]
+    asked = [r.path for r, _ in wanted] + ["missing.md", pairs[0][0].path]  # a repeat
+    assert sorted(store.synced_records(FOLDER, asked), key=lambda p: p[0].path) == sorted(
+        wanted, key=lambda p: p[0].path
+    )
+    assert list(store.synced_records(FOLDER, [])) == []
+    assert list(store.synced_records("other", asked)) == []
+    many = [record(f"m/{i:04d}.md", pairs[1][0].key, i) for i in range(1100)]  # 3 batches
+    store.apply(ChangeSet(folder=FOLDER, records=many))
+    found = sorted(store.synced_records(FOLDER, [r.path for r in many]), key=lambda p: p[0].path)
+    assert found == [(r, pairs[1][1]) for r in many]
 
 
 def test_iter_unsynced_lists_entities_without_a_record_here(store: Store) -> None:

@@ -27,7 +27,7 @@ class ChunkedOperation(Protocol):
         """Split the work into chunks; may be slow; a ``BrainsyncError`` fails the job.
 
         A sequence may build each chunk when it is asked for: the job engine reads it
-        twice (to store the chunks, then their sizes), one chunk at a time."""
+        once, a chunk at a time, storing each."""
         ...
 
     def run_chunk(self, chunk: Chunk) -> Report:

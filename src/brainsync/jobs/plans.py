@@ -14,7 +14,7 @@ resumption.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,7 +48,7 @@ class PlanPages:
         """Close the connections."""
         self._engine.dispose()
 
-    def save(self, job_id: str, chunks: Sequence[Chunk]) -> None:
+    def save(self, job_id: str, chunks: Iterable[Chunk]) -> None:
         """Store ``job_id``'s chunks, replacing any an earlier attempt stored.
 
         Read a chunk at a time and written a batch of rows at a time: neither the JSON
@@ -59,9 +59,11 @@ class PlanPages:
             rows: list[dict[str, Any]] = []
             for index, chunk in enumerate(chunks):
                 rows.append({"job_id": job_id, "idx": index, "chunk": json.dumps(chunk)})
-                if len(rows) == _BATCH or index == len(chunks) - 1:
+                if len(rows) == _BATCH:
                     conn.execute(sa.insert(_chunks), rows)
                     rows = []
+            if rows:
+                conn.execute(sa.insert(_chunks), rows)
 
     def load(self, job_id: str, index: int) -> Chunk:
         """Chunk ``index`` of ``job_id``; JobError when it is not stored."""

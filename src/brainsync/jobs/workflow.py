@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -212,9 +212,16 @@ class _JobRun:
 
     def _plan(self, operation: ChunkedOperation) -> dict[str, Any]:
         """Plan, store each chunk in its own row, checkpoint only their sizes."""
-        chunks = operation.plan()
-        self._binding.plans.save(self._job_id, chunks)
-        return {"sizes": [operation.chunk_size(chunk) for chunk in chunks]}
+        sizes: list[int] = []
+
+        def sized() -> Iterator[Chunk]:
+            # one pass: a plan may build each chunk when asked (engine.PlannedChunks)
+            for chunk in operation.plan():
+                sizes.append(operation.chunk_size(chunk))
+                yield chunk
+
+        self._binding.plans.save(self._job_id, sized())
+        return {"sizes": sizes}
 
     def _operation(self) -> ChunkedOperation:
         try:

@@ -12,7 +12,18 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from brainsync.entities import EntityKey
 from brainsync.errors import InvalidInputError, NotFoundError, StoreError
@@ -42,6 +53,16 @@ _RECORD_COLUMNS = (
 
 #: Joins a sync record with its entity.
 _ENTITY_OF_RECORD = and_(entities.c.type == sync_state.c.type, entities.c.id == sync_state.c.id)
+
+
+def _joined(folder: str, *columns: ColumnElement[Any]) -> Select[Any]:
+    """``columns`` of ``folder``'s sync records joined with their entities (if any)."""
+    return (
+        select(*columns)
+        .select_from(sync_state.outerjoin(entities, _ENTITY_OF_RECORD))
+        .where(sync_state.c.folder == folder)
+    )
+
 
 #: The kinds of run whose last finish a folder remembers.
 RUN_KINDS = ("export", "import", "sync")
@@ -172,12 +193,7 @@ class SyncStateStore(Database):
             return
         same_entity = entities.c.content_hash == sync_state.c.entity_hash
         columns = (sync_state.c.path, sync_state.c.type, sync_state.c.size, sync_state.c.mtime_ns)
-        base = (
-            select(*columns, same_entity)
-            .select_from(sync_state.outerjoin(entities, _ENTITY_OF_RECORD))
-            .where(sync_state.c.folder == folder)
-        )
-        for row in self._rows_by_path(base, page_size):
+        for row in self._rows_by_path(_joined(folder, *columns, same_entity), page_size):
             yield SyncedRow._make(row)
 
     def records_between(
@@ -189,15 +205,23 @@ class SyncStateStore(Database):
         How a plan reads back the full records of a stretch of :meth:`iter_synced` where
         many paths were not settled: one range read instead of a lookup per path.
         """
-        base = (
-            select(*_RECORD_COLUMNS, entities.c.content_hash)
-            .select_from(sync_state.outerjoin(entities, _ENTITY_OF_RECORD))
-            .where(sync_state.c.folder == folder, sync_state.c.path <= upto)
-        )
+        base = _joined(folder, *_RECORD_COLUMNS, entities.c.content_hash)
+        base = base.where(sync_state.c.path <= upto)
         if after is not None:
             base = base.where(sync_state.c.path > after)
         for row in self._rows_by_path(base, page_size):
             yield record_from_tuple(row[:-1]), row[-1]
+
+    def synced_records(
+        self, folder: str, paths: Sequence[str]
+    ) -> Iterator[tuple[SyncRecord, str | None]]:
+        """The sync records of those ``paths`` of ``folder`` that have one, each with its
+        entity's hash (None: gone): :meth:`records_between` for scattered paths, one
+        joined query per batch."""
+        base = _joined(folder, *_RECORD_COLUMNS, entities.c.content_hash)
+        for batch in batches(list(dict.fromkeys(paths))):
+            for row in self._read_rows(base.where(sync_state.c.path.in_(batch)), "read records"):
+                yield record_from_tuple(row[:-1]), row[-1]
 
     def iter_unsynced(self, folder: str | None, page_size: int = 5000) -> Iterator[EntityKey]:
         """The keys of the entities with no sync record in ``folder``, in key order.

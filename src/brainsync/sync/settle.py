@@ -122,17 +122,20 @@ class _Stretch:
 def _read_range(
     store: Store, folder: str, after: str | None, upto: str, wanted: set[str], residue: Residue
 ) -> None:
-    for record, content_hash in store.records_between(folder, after, upto):
-        if record.path in wanted:
-            residue.records[record.path] = record
-            if content_hash is not None:
-                residue.entities[record.key] = EntitySummary(record.key, content_hash)
+    pairs = store.records_between(folder, after, upto)
+    _take(residue, ((record, hashed) for record, hashed in pairs if record.path in wanted))
 
 
 def _read_paths(store: Store, folder: str, paths: list[str], residue: Residue) -> None:
-    records = store.get_records(folder, paths)
-    residue.records.update(records)
-    residue.entities.update(store.summaries_for(sorted({r.key for r in records.values()})))
+    _take(residue, store.synced_records(folder, paths))
+
+
+def _take(residue: Residue, pairs: Iterable[tuple[SyncRecord, str | None]]) -> None:
+    """Add records, and the summaries of their entities that exist, to the residue."""
+    for record, content_hash in pairs:
+        residue.records[record.path] = record
+        if content_hash is not None:
+            residue.entities[record.key] = EntitySummary(record.key, content_hash)
 
 
 def _unsettle(
@@ -154,9 +157,7 @@ def _unsettle(
     if not needed:
         return
     residue.settled -= needed
-    back = store.get_records(folder, sorted(needed))
-    residue.records.update(back)
-    residue.entities.update(store.summaries_for(sorted({r.key for r in back.values()})))
+    _read_paths(store, folder, sorted(needed), residue)
 
 
 def _keys_of(paths: Iterable[str], mapper: PathMapper) -> set[EntityKey]:

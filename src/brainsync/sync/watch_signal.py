@@ -130,15 +130,13 @@ def changed_paths(store: Store, folder: str, mapper: PathMapper) -> dict[str, st
     """
     # one pass over the records joined with their entities, held only where they differ
     differ = [row.path for row in store.iter_synced(folder) if not row.same_entity]
-    records = store.get_records(folder, differ)
-    summaries = store.summaries_for(sorted({record.key for record in records.values()}))
     found: dict[str, str] = {}
     gone: list[SyncRecord] = []
-    for path, record in records.items():
-        if (summary := summaries.get(record.key)) is None:
+    for record, content_hash in store.synced_records(folder, differ):
+        if content_hash is None:
             gone.append(record)
         else:
-            found[path] = summary.content_hash
+            found[record.path] = content_hash
     unsynced = store.summaries_for(list(store.iter_unsynced(folder)))
     for key, summary in unsynced.items():
         try:
