@@ -11,7 +11,9 @@ from brainsync.errors import InvalidInputError
 from brainsync.sync.watch_files import hints_from_changes
 from brainsync.sync.watch_paths import PartialScan, normalise_paths
 from brainsync.sync.watch_queue import HintKind, HintQueue
+from brainsync.sync import watch_state
 from brainsync.sync.watch_state import (
+    StateFile,
     WatchMode,
     WatchState,
     read_watch_states,
@@ -97,3 +99,24 @@ def test_watch_state_round_trips_and_a_dead_watcher_reads_stopped(tmp_path: Path
     write_watch_state(tmp_path, gone)
     modes = {s.folder: s.mode for s in read_watch_states(tmp_path)}
     assert modes == {"f1": WatchMode.WATCHING, "f2": WatchMode.STOPPED}
+
+
+def test_a_state_is_published_only_once_its_file_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread that sees the new mode on the watcher finds it in the file too."""
+    statefile = StateFile(tmp_path, "/x")
+    statefile.folder = "f1"
+    statefile.update(WatchMode.WATCHING)
+    seen_while_writing: list[WatchMode | None] = []
+    write = watch_state.write_watch_state
+
+    def observed_write(home: Path, state: WatchState) -> None:
+        seen_while_writing.append(statefile.state.mode if statefile.state else None)
+        write(home, state)
+
+    monkeypatch.setattr(watch_state, "write_watch_state", observed_write)
+    statefile.update(WatchMode.PAUSED, "root gone")
+    assert seen_while_writing == [WatchMode.WATCHING]
+    assert statefile.state is not None and statefile.state.mode is WatchMode.PAUSED
+    assert [s.mode for s in read_watch_states(tmp_path)] == [WatchMode.PAUSED]

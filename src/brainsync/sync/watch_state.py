@@ -159,7 +159,7 @@ class StateFile:
     ) -> None:
         """Record what just happened (see :func:`updated_state`) and write it."""
         with self._lock:
-            self.state = updated_state(
+            state = updated_state(
                 self.state,
                 self.folder,
                 self._directory,
@@ -170,6 +170,8 @@ class StateFile:
                 rescan,
             )
             try:
-                write_watch_state(self._home, self.state)
+                write_watch_state(self._home, state)
             except OSError as exc:
                 log.warning("cannot write the watch state: %s", exc)
+            # published only once written: a reader that sees it here finds it in the file
+            self.state = state
