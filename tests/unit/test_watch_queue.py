@@ -8,10 +8,10 @@ import pytest
 from watchfiles import Change
 
 from brainsync.errors import InvalidInputError
+from brainsync.sync import watch_state
 from brainsync.sync.watch_files import hints_from_changes
 from brainsync.sync.watch_paths import PartialScan, normalise_paths
 from brainsync.sync.watch_queue import HintKind, HintQueue
-from brainsync.sync import watch_state
 from brainsync.sync.watch_state import (
     StateFile,
     WatchMode,
