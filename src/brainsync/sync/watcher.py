@@ -134,8 +134,14 @@ class Watcher:
                 self._warn,
             )
             self._store_watch.start()
-        if not self._halt.active:
-            self._statefile.update(WatchMode.WATCHING, self._fallback)
+        self._announce_watching()
+
+    def _announce_watching(self) -> None:
+        with self._cond:  # a fallback reported meanwhile (_degraded) stays the reason
+            watching = not self._halt.active
+            if watching:
+                self._statefile.update(WatchMode.WATCHING, self._fallback)
+        if watching:
             self._emit(WatchEvent(WatchEventKind.WATCHING, f"watching {self._root}"))
 
     def stop(self) -> None:
@@ -212,7 +218,8 @@ class Watcher:
 
     def _degraded(self, message: str) -> None:
         """The file watcher fell back (polling): status shows it for as long as it lasts."""
-        self._fallback = message
+        with self._cond:
+            self._fallback = message
         self._warn(message)
 
     def _warn(self, message: str) -> None:
