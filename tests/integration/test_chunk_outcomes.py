@@ -60,3 +60,16 @@ def test_an_entity_changed_during_the_chunk_is_skipped_not_counted(
     ]
     entity = brain.get_entity("note", "a")
     assert entity is not None and entity.content == "meanwhile\n"
+
+
+def test_an_inline_run_reports_progress_against_the_plans_item_count(
+    make_brain: Any, disk: Any
+) -> None:
+    brain = make_brain(chunk_size=2)
+    for n in range(5):
+        disk.write(f"n{n}.md", f"---\ntitle: n{n}\n---\nnote {n}\n")
+    progress: list[tuple[int, int]] = []
+    report = brain.run("import", on_chunk=lambda done, total: progress.append((done, total)))
+    assert report.created == 5
+    # three chunks of items, then the one that finishes the run
+    assert progress == [(2, 5), (4, 5), (5, 5), (5, 5)]

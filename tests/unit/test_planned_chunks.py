@@ -29,6 +29,7 @@ def test_chunks_hold_the_candidates_in_order_then_the_finish() -> None:
     move = {"path": "new.md", "key": "note:new", "from": "old.md", "from_key": "note:old"}
     assert items[-1] == move
     assert [len(chunk["items"]) for chunk in chunks] == [2, 2, 2, 0]
+    assert chunks.item_count == 6  # the progress total, without building a chunk
     assert all(chunk["root"] == ROOT for chunk in chunks[:-1])
     assert chunks[-1] == {"items": [], "finish": "sync"} == chunks[3]
     assert chunks[0]["carry"] == Report(unchanged=7).to_dict()
@@ -43,3 +44,4 @@ def test_an_empty_plan_is_one_finishing_chunk_that_carries_the_report() -> None:
     assert list(chunks) == [
         {"items": [], "finish": "import", "carry": Report(unchanged=3).to_dict()}
     ]
+    assert chunks.item_count == 0

@@ -58,7 +58,7 @@ class SyncEngine:
     def run(operation: SyncOperation, on_chunk: Callable[[int, int], None] | None = None) -> Report:
         """Plan and run every chunk inline; ``on_chunk(done, total)`` after each one."""
         chunks = operation.plan()
-        total = sum(operation.chunk_size(c) for c in chunks)
+        total = chunks.item_count  # counted from the plan: each chunk is built once, to run
         report, done = Report(dry_run=operation.dry_run), 0
         for chunk in chunks:
             report.merge(operation.run_chunk(chunk))
@@ -88,7 +88,7 @@ class SyncOperation:
         """Whether the run only reports what it would do."""
         return self._options.dry_run
 
-    def plan(self) -> Sequence[Chunk]:
+    def plan(self) -> PlannedChunks:
         """Plan the run; the first chunk carries what the plan counted itself."""
         folder = self._request.folder
         if folder is not None and self._engine.store.get_folder(folder) is None:
@@ -140,6 +140,11 @@ class PlannedChunks(Sequence[Chunk]):
 
     def __len__(self) -> int:
         return self._plan.chunk_count + 1
+
+    @property
+    def item_count(self) -> int:
+        """How many items the chunks hold in all (the finishing chunk holds none)."""
+        return len(self._plan.candidates)
 
     @overload
     def __getitem__(self, index: int) -> Chunk: ...
