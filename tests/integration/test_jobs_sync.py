@@ -8,6 +8,7 @@ backend in turn.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -49,6 +50,22 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 60) -> None:
         time.sleep(0.02)
 
 
+def hold_chunk(brain: Brain, monkeypatch: pytest.MonkeyPatch, index: int) -> threading.Event:
+    """Make the job's chunk ``index`` (from 0) wait, before it reads anything, until the
+    returned event is set: a test acts between two chunks without racing their speed."""
+    release = threading.Event()
+    real_run = brain.engine.runner.run
+    calls = itertools.count()
+
+    def held(items: list[dict[str, Any]], options: Any) -> Any:
+        if next(calls) == index:
+            assert release.wait(60), "the test never released the chunk"
+        return real_run(items, options)
+
+    monkeypatch.setattr(brain.engine.runner, "run", held)
+    return release
+
+
 def test_job_runs_the_same_operation_as_inline(make_brain: BrainFactory, disk: Any) -> None:
     brain = make_brain(chunk_size=7)
     _seed(brain, 40)
@@ -83,9 +100,9 @@ def test_per_item_errors_do_not_stop_the_job(make_brain: BrainFactory, disk: Any
 
 
 def test_c1_edit_during_export_job_is_never_overwritten(
-    make_brain: BrainFactory, disk: Any
+    make_brain: BrainFactory, disk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    brain = make_brain(chunk_size=10, chunk_pause_seconds=0.1)
+    brain = make_brain(chunk_size=10)
     _seed(brain, 60)
     assert brain.export().created == 60
     # every entity changes in the database; the export job will write them chunk by chunk
@@ -93,10 +110,12 @@ def test_c1_edit_during_export_job_is_never_overwritten(
     for i in range(60):
         key = f"n{i:05d}"
         changed.append(brain.put_entity("note", key, metadata={"title": f"db {i}"}, content="db\n"))
+    release = hold_chunk(brain, monkeypatch, 2)
     job_id = brain.start("export")
     _wait_until(lambda: brain.jobs().status(job_id).progress.current >= 10)
     # the user edits the last file, whose chunk has not run yet
     disk.edit("n00059.md", "---\ntitle: mine\n---\nthe user's edit\n")
+    release.set()
     job = brain.wait(job_id, timeout=60)
     assert job.state is JobState.SUCCEEDED and job.result is not None
     assert disk.read("n00059.md") == b"---\ntitle: mine\n---\nthe user's edit\n"
@@ -154,13 +173,15 @@ def test_c3_jobs_on_one_directory_run_one_after_the_other(
 
 
 def test_k4_cancel_stops_at_a_chunk_boundary_and_resume_finishes(
-    make_brain: BrainFactory, disk: Any
+    make_brain: BrainFactory, disk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    brain = make_brain(chunk_size=10, chunk_pause_seconds=0.15)
+    brain = make_brain(chunk_size=10)
     _seed(brain, 100)
+    release = hold_chunk(brain, monkeypatch, 3)
     job_id = brain.start("export")
     _wait_until(lambda: brain.jobs().status(job_id).progress.current >= 20)
     brain.jobs().cancel(job_id)
+    release.set()
     job = brain.wait(job_id, timeout=60)
     assert job.state is JobState.CANCELLED
     written = len(disk.tree())

@@ -197,7 +197,7 @@ def test_w1_slow_writer_is_one_update(make_brain: Any, disk: Any, rows: Any) -> 
     disk.write("slow.md", body("slow"))
     recorder = Recorder(brain)
     final = body("slow", " " + "more text " * 40)
-    with watching(brain, recorder):
+    with watching(brain, recorder) as watcher:
         with (brain.settings.root / "slow.md").open("w", encoding="utf-8") as handle:
             for start in range(0, len(final), len(final) // 5 + 1):
                 handle.write(final[start : start + len(final) // 5 + 1])
@@ -205,6 +205,8 @@ def test_w1_slow_writer_is_one_update(make_brain: Any, disk: Any, rows: Any) -> 
                 time.sleep(0.02)
         # once the final text is in, no later import can be another update (same bytes)
         wait_for(lambda: document(brain, "note:slow") == final, "the whole file")
+        # the job publishes its events after its commit: idle once it has finished
+        wait_for(watcher.idle, "the watcher to go idle")
     assert recorder.of(EntityUpdated, "note:slow") == 1
     assert rows(brain)["note:slow"].version == 2
 
@@ -249,6 +251,7 @@ def test_w3_d1_deletes_wait_and_are_checked_again(make_brain: Any, disk: Any, ro
         assert recorder.deletes() == 0
         (brain.settings.root / "gone.md").unlink()  # D1: a plain delete goes through
         wait_for(lambda: "note:gone" not in rows(brain), "the delete")
+        wait_for(watcher.idle, "the watcher to go idle")  # the delete's event is out
     assert recorder.deletes() == 1
     assert len(rows(brain)) == 21 and tracked(brain) == 21
 

@@ -41,6 +41,7 @@ class FakeOperation:
         index = chunk["index"]
         self._record("start", index)
         self._maybe_fail(index)
+        self._maybe_hold(index)
         time.sleep(float(self.params.get("sleep", 0)))
         report = Report()
         for item in chunk["items"]:
@@ -61,6 +62,16 @@ class FakeOperation:
             if seen < int(self.params["transient"]):
                 counter.write_text(str(seen + 1))
                 raise TransientStoreError("database is locked")
+
+    def _maybe_hold(self, index: int) -> None:
+        """Chunk ``hold_chunk`` waits for the file ``hold`` (bounded, so a broken test
+        ends): a test acts on a running chunk without racing a sleep."""
+        hold = self.params.get("hold")
+        if hold is None or index != int(self.params.get("hold_chunk", 0)):
+            return
+        deadline = time.monotonic() + 60
+        while not Path(hold).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _write(self, item: int) -> None:
         target = self.root / f"item-{item}.md"

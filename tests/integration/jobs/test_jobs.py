@@ -117,11 +117,14 @@ def test_persistent_transient_errors_fail_after_the_last_attempt(open_service: O
 
 def test_cancel_stops_at_a_chunk_boundary_and_resume_finishes(open_service: Open, work: Work):
     service = open_service()
-    params = work("cut", items=12, chunk=2, sleep=0.2)  # slow enough to cancel mid-job
+    release = Path(work()["log"]).with_name("release")
+    # the third chunk waits until the cancel is in
+    params = work("cut", items=12, chunk=2, hold=str(release), hold_chunk=2)
     job_id = service.enqueue("fake", params, lane="/cut")
     eventually(lambda: service.status(job_id).progress.current >= 4, "some chunks done")
 
     service.cancel(job_id)
+    release.touch()
     job = service.wait(job_id, timeout=30)
 
     assert job.state is JobState.CANCELLED
@@ -171,13 +174,16 @@ def test_stalled_job_is_reported_cancellable_and_does_not_block_other_lanes(
     open_service: Open, work: Work
 ):
     service = open_service(deadline_seconds=0.1)
-    slow = service.enqueue("fake", work("slow", items=1, sleep=1.2), lane="/slow")
+    release = Path(work()["log"]).with_name("release")
+    # its only chunk runs until the test is done with it
+    slow = service.enqueue("fake", work("slow", items=1, hold=str(release)), lane="/slow")
     eventually(lambda: service.status(slow).stalled, "stalled flag")
 
     other = service.wait(service.enqueue("fake", work("fast", items=2), lane="/fast"), 30)
     assert other.state is JobState.SUCCEEDED and service.status(slow).stalled
 
     cancelled = service.cancel(slow)
+    release.touch()
     assert cancelled.state is JobState.CANCELLED and not cancelled.stalled
 
 
