@@ -103,3 +103,32 @@ def test_settings_from_environment_and_errors(tmp_path: Path, sample: Path) -> N
     assert missing.returncode == 3
     bad_config = brainsync(tmp_path, "sync", env={**env, "BRAINSYNC_CONFLICT_POLICY": "newest"})
     assert bad_config.returncode == 8
+
+
+#: The CLI as the console script runs it; at exit, whether it imported rich.
+RICH_AT_EXIT = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write(f"rich imported: {'rich' in sys.modules}\\n"))
+from brainsync.interfaces.entry import main
+sys.argv[0] = "brainsync"
+main()
+"""
+
+
+def test_commands_that_print_lines_never_import_rich(tmp_path: Path, sample: Path) -> None:
+    """Rich costs about 35 ms; only a table or a progress bar on a terminal needs it."""
+    commands = [
+        ("sync",),
+        ("sync", "--dry-run"),
+        ("export", "--no-wait"),
+        ("jobs",),
+        ("entity", "list"),
+        ("folders",),
+    ]
+    for args in commands:
+        result = brainsync(tmp_path, *args, code=RICH_AT_EXIT)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "rich imported: False" in result.stderr, args
+    # the status view draws a table: the same check sees rich there
+    status = brainsync(tmp_path, "status", code=RICH_AT_EXIT)
+    assert "rich imported: True" in status.stderr and "┃" in status.stdout

@@ -193,7 +193,7 @@ def entity_put(
     text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
     with open_brain(ctx) as brain:
         entity = brain.put_entity(type, id, text=text)
-    out.print(f"{entity.type}:{entity.id} version {entity.version}", markup=False)
+    out.print(f"{entity.type}:{entity.id} version {entity.version}")
 
 
 VersionOpt = Annotated[
@@ -238,7 +238,7 @@ def entity_revert(
     """Make an earlier version current again, as a new version (history is kept)."""
     with open_brain(ctx) as brain:
         entity = brain.revert_entity(type, id, to=to)
-    out.print(f"{entity.type}:{entity.id} version {entity.version}", markup=False)
+    out.print(f"{entity.type}:{entity.id} version {entity.version}")
 
 
 @entity_app.command("list")
@@ -254,7 +254,7 @@ def entity_list(
         print_json(out, rows)
         return
     for row in rows:
-        out.print(f"{row['type']}:{row['id']}\tv{row['version']}\t{row['updated']}", markup=False)
+        out.print(f"{row['type']}:{row['id']}\tv{row['version']}\t{row['updated']}")
 
 
 def _all_entities(brain: Brain, type: str | None) -> Iterator[Any]:
@@ -269,7 +269,7 @@ def entity_delete(ctx: typer.Context, type: str, id: str) -> None:
     """Delete an entity (its file goes at the next export or sync)."""
     with open_brain(ctx) as brain:
         brain.delete_entity(type, id)
-    out.print(f"deleted {type}:{id}", markup=False)
+    out.print(f"deleted {type}:{id}")
 
 
 def main() -> None:

@@ -54,6 +54,5 @@ def forget_cmd(
         return
     out.print(
         f"forgot folder {folder.id} ({folder.label}, {folder.host}:{folder.path}): "
-        f"{folder.tracked_files} sync records dropped; no entity or file was deleted",
-        markup=False,
+        f"{folder.tracked_files} sync records dropped; no entity or file was deleted"
     )

@@ -30,7 +30,7 @@ def hosts_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if not workers:
         out.print("no worker has run yet: `brainsync worker` starts one on this host")
     for worker in workers:
-        out.print(_line(worker), markup=False, highlight=False)
+        out.print(_line(worker))
 
 
 def _line(worker: WorkerRecord) -> str:

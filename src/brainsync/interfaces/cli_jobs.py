@@ -52,7 +52,7 @@ def jobs_cmd(
         return
     for job in jobs:
         # where it runs first: from any host, `jobs` lists every host's jobs
-        out.print(f"{_runs_on(job):<24} ", end="", markup=False, highlight=False)
+        out.print(f"{_runs_on(job):<24} ", end="")
         print_job(out, job, brief=True)
 
 
@@ -108,7 +108,7 @@ def _print_state(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(out, data)
     else:
-        out.print(f"job {data['id']}: {data['state']}", markup=False, highlight=False)
+        out.print(f"job {data['id']}: {data['state']}")
 
 
 def worker_cmd(

@@ -46,7 +46,7 @@ def watch_cmd(
             out.file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
             out.file.flush()
         else:
-            out.print(event.message, markup=False, highlight=False)
+            out.print(event.message)
 
     with open_brain(ctx) as brain:
         watcher = brain.watch(

@@ -19,13 +19,12 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from brainsync.app import Brain
 from brainsync.config import Settings, load_settings
 from brainsync.errors import EXIT_ITEMS_FAILED, BrainsyncError, JobError, job_failure
 from brainsync.interfaces.render import print_json, print_report
+from brainsync.interfaces.terminal import Terminal
 from brainsync.jobs.records import Job, JobFailure, JobState
 from brainsync.report import Report
 
@@ -45,8 +44,8 @@ __all__ = [
     "start_invocation",
 ]
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Terminal()
+err = Terminal(stderr=True)
 #: Where a run's :class:`Invocation` sits in ``ctx.meta`` (shared by all its contexts).
 _INVOCATION = "brainsync.invocation"
 
@@ -66,7 +65,7 @@ class Invocation:
             traceback.print_exception(exc)
         if self.as_json:
             print_json(out, error_json(exc.to_dict(), exc.job_id))
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}")
         if exc.job_id is not None:
             err.print(f"job {exc.job_id} failed; its record: brainsync job show {exc.job_id}")
         sys.exit(exc.exit_code)
@@ -81,7 +80,7 @@ class Invocation:
             traceback.print_exception(exc)
         else:
             line += " (run with --verbose for the traceback)"
-        err.print(line, markup=False, highlight=False)
+        err.print(line)
         sys.exit(1)
 
 
@@ -149,7 +148,7 @@ def print_enqueued(job_id: str, as_json: bool) -> None:
     if as_json:
         print_json(out, {"job_id": job_id, "state": "queued"})
         return
-    out.print(job_id, markup=False, highlight=False)
+    out.print(job_id)
     err.print(
         "queued: a worker (`brainsync worker`) or the next command that follows a job runs it"
     )
@@ -243,7 +242,7 @@ class Follower:
             what = "stopped following" if job_id else "stopped before the job was queued"
             stopped = {"type": "KeyboardInterrupt", "message": what, "exit_code": 130}
             print_json(out, error_json(stopped, job_id))
-        err.print(message, markup=False, highlight=False)
+        err.print(message)
         raise typer.Exit(130)
 
 
@@ -289,6 +288,15 @@ def _wait_in_thread(
 
 @contextmanager
 def _progress_bar() -> Iterator[Callable[[Job], None]]:
+    # Imported here: only a command followed on a terminal draws a bar (see Terminal).
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -297,7 +305,7 @@ def _progress_bar() -> Iterator[Callable[[Job], None]]:
         TimeRemainingColumn(),
         TextColumn("{task.fields[errors]}"),
     )
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=err.rich, transient=True) as bar:
         task = bar.add_task("queued", total=None, rate="", errors="")
 
         def show(job: Job) -> None:

@@ -6,9 +6,6 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
 from brainsync.app import Status
 from brainsync.entities import Entity
 from brainsync.jobs.records import Job
@@ -17,6 +14,7 @@ from brainsync.store import FolderRecord
 from brainsync.store.history import EntityVersion
 
 if TYPE_CHECKING:
+    from brainsync.interfaces.terminal import Terminal
     from brainsync.sync.scan import IgnoredPath
     from brainsync.sync.watch_state import WatchState
 
@@ -34,7 +32,7 @@ __all__ = [
 _MAX_LISTED = 20
 
 
-def print_json(console: Console, data: Any) -> None:
+def print_json(console: Terminal, data: Any) -> None:
     """Machine-readable output: one JSON document, no colour, no wrapping."""
     console.file.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -44,18 +42,18 @@ def entity_dict(entity: Entity, *, with_document: bool = True) -> dict[str, Any]
     return entity.to_dict(with_document=with_document)
 
 
-def print_report(console: Console, title: str, report: Report) -> None:
+def print_report(console: Terminal, title: str, report: Report) -> None:
     """A summary line, then conflicts, skipped files and errors (the first few of each)."""
-    prefix = "[dry run] " if report.dry_run else ""
+    # The title says what ran ("sync (dry run)", "pending (next sync)").
     console.print(
-        f"{prefix}{title}: {report.created} created, {report.updated} updated, "
+        f"{title}: {report.created} created, {report.updated} updated, "
         f"{report.deleted} deleted, {report.moved} moved, {report.unchanged} unchanged, "
         f"{len(report.merged)} merged, "
         f"{len(report.conflicts)} conflicts, {len(report.left_alone)} left alone, "
         f"{len(report.skipped)} skipped, {len(report.errors)} errors"
     )
     for note in report.notes:
-        console.print(f"  note: {note}", markup=False, highlight=False)
+        console.print(f"  note: {note}")
     _listing(console, "merged", [_merged_line(m) for m in report.merged])
     _listing(console, "conflict", [f"{c.path}: {c.resolution}" for c in report.conflicts])
     _listing(
@@ -72,28 +70,31 @@ def _merged_line(item: Merged) -> str:
     return f"{item.path}: " + "; ".join(f"from {n}: {', '.join(got)}" for n, got in sides if got)
 
 
-def print_history(console: Console, history: Sequence[EntityVersion]) -> None:
+def print_history(console: Terminal, history: Sequence[EntityVersion]) -> None:
     """One line per kept version: version, time, what wrote it, hash (or ``deleted``)."""
     for row in history:
         what = "deleted" if row.deleted else (row.content_hash or "")[:12]
         line = f"v{row.version}  {row.recorded:%Y-%m-%d %H:%M:%S}  {row.writer or '-'}  {what}"
-        console.print(line, markup=False, highlight=False)
+        console.print(line)
 
 
-def _listing(console: Console, label: str, lines: list[str]) -> None:
+def _listing(console: Terminal, label: str, lines: list[str]) -> None:
     for line in lines[:_MAX_LISTED]:
-        console.print(f"  {label}: {line}", markup=False, highlight=False)
+        console.print(f"  {label}: {line}")
     if len(lines) > _MAX_LISTED:
         console.print(f"  ... and {len(lines) - _MAX_LISTED} more {label} lines (use --json)")
 
 
 def print_status(
-    console: Console, status: Status, ignored: Sequence[IgnoredPath] | None = None
+    console: Terminal, status: Status, ignored: Sequence[IgnoredPath] | None = None
 ) -> None:
     """The status view: where, how many, when, what is pending and what is not synced.
 
     ``ignored`` (``status --ignored``) lists every ignored path with its rule.
     """
+    from rich.markup import escape
+    from rich.table import Table  # only here: see Terminal
+
     table = Table(title=f"brainsync: {status.directory}", show_header=True)
     table.add_column("type")
     table.add_column("entities", justify="right")
@@ -103,7 +104,7 @@ def print_status(
     console.print(table)
     _print_folder(console, status)
     if status.problem:
-        console.print(f"[bold red]next sync would refuse:[/] {status.problem}")
+        console.print(f"[bold red]next sync would refuse:[/] {escape(status.problem)}", markup=True)
     if status.pending is not None:
         print_report(console, "pending (next sync)", status.pending)
     elif status.last_scan is not None:
@@ -114,12 +115,12 @@ def print_status(
         console.print("pending: not scanned since the last run; `brainsync status --pending` scans")
     if status.ignored:
         counts = ", ".join(f"{rule} {n}" for rule, n in sorted(status.ignored.items()))
-        console.print(f"not synced (ignore rules): {counts}", markup=False, highlight=False)
+        console.print(f"not synced (ignore rules): {counts}")
     lines = [f"  ignored: {item.path} [{item.rule}] {item.reason}" for item in ignored or ()]
     lines += [_watch_line(state) for state in status.watch]
     lines += [_job_line(job) for job in status.jobs]
     for line in lines:
-        console.print(line, markup=False, highlight=False)
+        console.print(line)
 
 
 def _age(seconds: float) -> str:
@@ -130,13 +131,13 @@ def _age(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _print_folder(console: Console, status: Status) -> None:
+def _print_folder(console: Terminal, status: Status) -> None:
     """Where this folder stands: the store, its id, the other folders, its last runs."""
     console.print(f"store: {status.store}; tracked files: {status.tracked_files}")
     if status.folder is None:
         console.print("folder: not joined yet (its first run joins it; a join deletes nothing)")
     else:
-        console.print(f"folder: {status.folder.label} ({status.folder.id})", markup=False)
+        console.print(f"folder: {status.folder.label} ({status.folder.id})")
     others = len(status.folders) - (status.folder is not None)
     if others > 0:
         console.print(f"other folders of this store: {others} (`brainsync folders`)")
@@ -163,14 +164,12 @@ def _counts(job: Job) -> str:
     return text + (f", {len(r.errors)} errors" if r.errors else "")
 
 
-def print_job(console: Console, job: Job, *, brief: bool) -> None:
+def print_job(console: Terminal, job: Job, *, brief: bool) -> None:
     """A job as a line (``brief``) or as a block with its report."""
     stalled = " STALLED" if job.stalled else ""
     progress = f"{job.progress.current}/{job.progress.total}"
     console.print(
-        f"{job.id}  {job.kind:<6} {job.state.value:<9}{stalled} {progress:>11}  {_counts(job)}",
-        markup=False,
-        highlight=False,
+        f"{job.id}  {job.kind:<6} {job.state.value:<9}{stalled} {progress:>11}  {_counts(job)}"
     )
     if brief:
         return
@@ -182,12 +181,12 @@ def print_job(console: Console, job: Job, *, brief: bool) -> None:
         if stamp is not None:
             console.print(f"  {label}: {stamp.isoformat()}")
     if job.error:
-        console.print(f"  error: {job.error}", markup=False, highlight=False)
+        console.print(f"  error: {job.error}")
     if job.result is not None:
         print_report(console, "  report", job.result)
 
 
-def print_folders(console: Console, folders: Sequence[FolderRecord], here: str | None) -> None:
+def print_folders(console: Terminal, folders: Sequence[FolderRecord], here: str | None) -> None:
     """One line per folder; ``here`` (this directory's folder id) is marked with ``*``."""
     if not folders:
         console.print("no folders yet: the first export, import or sync of a folder joins it")
@@ -198,7 +197,7 @@ def print_folders(console: Console, folders: Sequence[FolderRecord], here: str |
         where = f"{folder.host}:{folder.path}" if folder.claimed else "(unclaimed schema-1 state)"
         mark = "*" if folder.id == here else " "
         line = f"{mark} {folder.id}  {folder.label}  {where}  {when}  {folder.tracked_files} files"
-        console.print(line, markup=False, highlight=False)
+        console.print(line)
 
 
 def _watch_line(state: WatchState) -> str:
