@@ -49,6 +49,7 @@ from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowStatus
 
 from brainsync.errors import JobError, NotFoundError
 from brainsync.jobs.dispatch import Dispatcher, quiet_dbos_pollers
+from brainsync.jobs.journal import prefer_write_ahead_log
 from brainsync.jobs.logfile import close_log, open_log
 from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
@@ -401,6 +402,7 @@ class DbosEngine:
 
 def _open_client(url: str) -> DBOSClient:
     try:
+        prefer_write_ahead_log(url)
         # A client never creates the schema; the first process to open the store does.
         DBOS.migrate(url)
         # A lost job store must surface as an error, not block a command (or a thread
