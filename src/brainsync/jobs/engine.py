@@ -1,7 +1,7 @@
 """The binding of the job layer to DBOS Transact 3.4: the only place that knows DBOS.
 
 Imported lazily by :class:`~brainsync.jobs.service.JobService` (importing ``dbos`` costs
-about 0.35 s; quick commands read the job store without it, :mod:`.reader`). Nothing
+about 0.2 s; quick commands read the job store without it, :mod:`.reader`). Nothing
 DBOS-typed leaves this module: it hands back :class:`~brainsync.jobs.records.Job` records
 and job ids.
 

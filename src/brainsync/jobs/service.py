@@ -108,7 +108,7 @@ class JobService:
         shutdown_timeout_seconds: float = 30.0,
         log_file: Path | None = None,
     ) -> None:
-        # Deferred: importing the engine imports dbos (about a second).
+        # Deferred: importing the engine imports dbos (about 0.2 s).
         from brainsync.jobs.engine import DbosEngine
 
         self._factory = factory
