@@ -7,15 +7,16 @@ out is counted by rule in the report and in status, and ``Brain.ignored`` lists 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from brainsync.app import Brain
 from brainsync.interfaces.render import print_status
+from brainsync.interfaces.terminal import Terminal
 from brainsync.sync.files import temp_name
 from brainsync.sync.ignore import REASONS, IgnoreRule
 
@@ -124,8 +125,8 @@ def test_b11_every_rule_counts_what_it_leaves_out(brain: Brain, disk: Any, rows:
     assert sorted((item.path, item.rule) for item in found) == listed
     assert all(item.reason == REASONS[item.rule] for item in found)
 
-    out = io.StringIO()
-    print_status(Console(file=out, width=200), status, found)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        print_status(Terminal(), status, found)
     text = out.getvalue()
     assert f"editor-temp {len(examples[IgnoreRule.EDITOR_TEMP])}" in text
     assert f"  ignored: .#real.md [editor-lock] {REASONS[IgnoreRule.EDITOR_LOCK]}" in text
