@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from brainsync.entities import Entity, EntityKey
@@ -301,11 +302,14 @@ def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
     pairs = synced_state(store)
     records = [r for r, _ in pairs]
     expected = [
-        SyncedRow(r.path, r.key.type, r.size, r.mtime_ns, None if i % 3 == 0 else i % 3 == 1)
+        # an entity that is gone (i % 3 == 0) is not the recorded one either
+        SyncedRow(r.path, r.key.type, r.size, r.mtime_ns, i % 3 == 1)
         for i, r in enumerate(records)
     ]
     for size in (1, 5, 50):
-        assert list(store.iter_synced(FOLDER, page_size=size)) == expected
+        synced = list(store.iter_synced(FOLDER, page_size=size))
+        assert synced == expected
+        assert {type(row.same_entity) for row in synced} == {bool}
         assert list(store.iter_records(FOLDER, page_size=size)) == records
     assert list(store.iter_synced(None)) == []
 
@@ -373,6 +377,27 @@ def test_reopening_keeps_data_and_refuses_newer_schema(store: Store, store_url: 
         again.set_meta("schema_version", str(SCHEMA_VERSION + 1))
     with pytest.raises(StoreError, match="schema version"):
         open_store(store_url)
+
+
+def test_a_store_made_before_a_read_index_gets_it_at_its_next_open(
+    store: Store, store_url: str
+) -> None:
+    store.put(make("note", "kept"))
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP INDEX ix_entities_key_hash"))
+        assert "ix_entities_key_hash" not in _index_names(engine)
+        with open_store(store_url) as again:
+            assert again.count() == 1
+            assert again.get_meta("schema_version") == str(SCHEMA_VERSION)  # no new version
+        assert "ix_entities_key_hash" in _index_names(engine)
+    finally:
+        engine.dispose()
+
+
+def _index_names(engine: sa.Engine) -> set[str]:
+    return {str(index["name"]) for index in sa.inspect(engine).get_indexes("entities")}
 
 
 def test_dialect_and_url(store: Store, store_url: str) -> None:

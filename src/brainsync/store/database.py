@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from brainsync.errors import InvalidInputError, StoreError, TransientStoreError
 from brainsync.store.migrations import upgrade
 from brainsync.store.schema import (
+    READ_INDEXES,
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
     STORE_ID_KEY,
@@ -180,6 +181,8 @@ class Database:
             if found is not None and int(found) < SCHEMA_VERSION:
                 upgrade(conn, int(found))
             metadata.create_all(conn)
+            for index in READ_INDEXES:
+                index.create(conn, checkfirst=True)
             self._set(conn, SCHEMA_VERSION_KEY, str(SCHEMA_VERSION))
             store_id = _meta_value(conn, STORE_ID_KEY)
             if store_id is None:

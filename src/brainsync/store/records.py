@@ -89,7 +89,7 @@ class EntitySummary:
 class SyncedRow(NamedTuple):
     """What a full plan needs of one sync record to tell that its path is settled: the
     path, the entity type, the stat the record holds, and whether the entity still has
-    the hash the record holds (``None``: the entity is gone).
+    the hash the record holds (False: it changed, or is gone).
 
     A short tuple rather than a record: a plan reads one per file, and on a typical run
     almost every path is settled and needs nothing more (the hashes alone were half of
@@ -100,7 +100,7 @@ class SyncedRow(NamedTuple):
     type: str
     size: int
     mtime_ns: int
-    same_entity: bool | None
+    same_entity: bool
 
 
 def record_from_tuple(row: Sequence[Any]) -> SyncRecord:

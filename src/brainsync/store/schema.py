@@ -120,6 +120,14 @@ entities = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
 )
+#: Every entity's key and hash, so that a plan compares 100k sync records with their
+#: entities from this index alone (:mod:`brainsync.store.state`).
+ENTITY_HASHES = Index(
+    "ix_entities_key_hash", entities.c.type, entities.c.id, entities.c.content_hash
+)
+#: Indexes that only make reads faster, added to a store made before them at its next
+#: open without a new schema version: a brainsync that predates one ignores it.
+READ_INDEXES = (ENTITY_HASHES,)
 
 #: Earlier versions of every entity (schema 3), newest last by ``seq``. A delete leaves a
 #: tombstone (no document); an entity created again after a delete starts again at version

@@ -53,13 +53,22 @@ _RECORD_COLUMNS = (
 
 #: Joins a sync record with its entity.
 _ENTITY_OF_RECORD = and_(entities.c.type == sync_state.c.type, entities.c.id == sync_state.c.id)
+#: Joins a sync record with its entity only while the entity has the recorded hash. Every
+#: column of the join is in ``ix_entities_key_hash``, so the database reads that index
+#: alone: SQLite otherwise reads each entity's row, and finds the hash behind the
+#: document and content (overflow pages): 0.25 -> 0.14 s for 100k records.
+_UNCHANGED_ENTITY_OF_RECORD = and_(
+    _ENTITY_OF_RECORD, entities.c.content_hash == sync_state.c.entity_hash
+)
 
 
-def _joined(folder: str, *columns: ColumnElement[Any]) -> Select[Any]:
+def _joined(
+    folder: str, *columns: ColumnElement[Any], on: ColumnElement[bool] = _ENTITY_OF_RECORD
+) -> Select[Any]:
     """``columns`` of ``folder``'s sync records joined with their entities (if any)."""
     return (
         select(*columns)
-        .select_from(sync_state.outerjoin(entities, _ENTITY_OF_RECORD))
+        .select_from(sync_state.outerjoin(entities, on))
         .where(sync_state.c.folder == folder)
     )
 
@@ -191,9 +200,10 @@ class SyncStateStore(Database):
         one: one pass, paged by path, the hashes compared by the database."""
         if folder is None:
             return
-        same_entity = entities.c.content_hash == sync_state.c.entity_hash
+        same_entity = entities.c.type.is_not(None)
         columns = (sync_state.c.path, sync_state.c.type, sync_state.c.size, sync_state.c.mtime_ns)
-        for row in self._rows_by_path(_joined(folder, *columns, same_entity), page_size):
+        query = _joined(folder, *columns, same_entity, on=_UNCHANGED_ENTITY_OF_RECORD)
+        for row in self._rows_by_path(query, page_size):
             yield SyncedRow._make(row)
 
     def records_between(

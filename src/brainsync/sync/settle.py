@@ -83,8 +83,7 @@ def split_settled(
 
 def _settled(row: SyncedRow, stat: FileStat, mapper: PathMapper) -> bool:
     same_file = stat.size == row.size and stat.mtime_ns == row.mtime_ns
-    # same_entity is None for an entity that is gone: not settled either
-    return same_file and bool(row.same_entity) and not retyped(row.path, row.type, mapper)
+    return same_file and row.same_entity and not retyped(row.path, row.type, mapper)
 
 
 class _Stretch:
