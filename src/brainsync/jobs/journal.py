@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 
 __all__ = ["prefer_write_ahead_log"]
 
-#: How long to wait for another process's transaction before leaving the mode as it is.
-_BUSY_SECONDS = 1.0
+#: How long to wait for another process's transaction before leaving the mode as it is
+#: (a command pays it at most once per open, until a quieter moment switches the store).
+_BUSY_SECONDS = 0.2
 
 
 def prefer_write_ahead_log(url: str) -> bool:
