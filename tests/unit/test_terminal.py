@@ -1,4 +1,4 @@
-"""The command line's output streams: plain text stays as given; rich draws the rest."""
+"""The command line's output: plain text stays as given (controls escaped); rich draws the rest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import io
 import pytest
 from rich.table import Table
 
+from brainsync.interfaces.render import print_report
 from brainsync.interfaces.terminal import Terminal
+from brainsync.report import Report
 
 
 def test_a_plain_line_is_written_as_given(capsys: pytest.CaptureFixture[str]) -> None:
@@ -21,7 +23,37 @@ def test_a_plain_line_is_written_as_given(capsys: pytest.CaptureFixture[str]) ->
     assert captured.err == "error: [bold]x[/bold]\n"
 
 
-def test_tables_and_markup_go_through_rich(capsys: pytest.CaptureFixture[str]) -> None:
+def test_control_characters_are_shown_escaped_and_tabs_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # an escape sequence in a file name must not recolour the terminal or move the cursor
+    Terminal().print("notes/\x1b[31mred\x1b[0m.md\r\x07\x7f\tnote\nnext")
+    assert capsys.readouterr().out == "notes/\\x1b[31mred\\x1b[0m.md\\x0d\\x07\\x7f\tnote\nnext\n"
+
+
+class _CountingFlushes(io.StringIO):
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_every_plain_line_is_flushed_for_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `brainsync watch | tee log` shows each line when it happens, not when a buffer fills
+    stream = _CountingFlushes()
+    monkeypatch.setattr("sys.stdout", stream)
+    Terminal().print("one")
+    Terminal().print("two")
+    assert stream.getvalue() == "one\ntwo\n" and stream.flushes == 2
+
+
+def test_tables_and_markup_go_through_rich(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a colour-forcing environment would add escape codes around the words asserted on
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
     out = Terminal()
     table = Table(title="counts")
     table.add_column("type")
@@ -42,3 +74,17 @@ def test_the_stream_is_looked_up_at_each_write(monkeypatch: pytest.MonkeyPatch) 
     out.print("two")
     assert (first.getvalue(), second.getvalue()) == ("one\n", "two\n")
     assert not out.is_terminal  # a StringIO is nobody's terminal
+
+
+def test_a_dry_run_report_says_so_whatever_its_title(capsys: pytest.CaptureFixture[str]) -> None:
+    # `job show` of a job an agent started with dry_run=True: its title is only "report"
+    out = Terminal()
+    print_report(out, "  report", Report(created=2, dry_run=True))
+    print_report(out, "sync (dry run)", Report(dry_run=True))
+    print_report(out, "pending (next sync)", Report(dry_run=True))
+    print_report(out, "sync", Report(updated=1))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("  report (dry run): 2 created")
+    assert lines[1].startswith("sync (dry run): 0 created")
+    assert lines[2].startswith("pending (next sync): 0 created")
+    assert lines[3].startswith("sync: 0 created, 1 updated")

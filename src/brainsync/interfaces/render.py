@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 _MAX_LISTED = 20
+#: Words in a report's title that already say nothing was changed.
+_DRY_RUN_WORDS = ("dry run", "pending", "last scan")
 
 
 def print_json(console: Terminal, data: Any) -> None:
@@ -44,7 +46,10 @@ def entity_dict(entity: Entity, *, with_document: bool = True) -> dict[str, Any]
 
 def print_report(console: Terminal, title: str, report: Report) -> None:
     """A summary line, then conflicts, skipped files and errors (the first few of each)."""
-    # The title says what ran ("sync (dry run)", "pending (next sync)").
+    # The title says what ran ("sync (dry run)", "pending (next sync)"); a dry run shown
+    # later (`job show` of a job an agent started with dry_run) is marked here instead.
+    if report.dry_run and not any(word in title for word in _DRY_RUN_WORDS):
+        title = f"{title} (dry run)"
     console.print(
         f"{title}: {report.created} created, {report.updated} updated, "
         f"{report.deleted} deleted, {report.moved} moved, {report.unchanged} unchanged, "

@@ -27,12 +27,16 @@ _BUSY_SECONDS = 0.2
 def prefer_write_ahead_log(url: str) -> bool:
     """Switch the SQLite job store at ``url`` to a write-ahead log; True when it uses one.
 
-    Nothing happens for PostgreSQL or an in-memory database. A store another process
-    holds locked keeps its mode: the jobs run the same, each commit a little slower.
+    Nothing happens for PostgreSQL, an in-memory database, or a URL with query options
+    (``mode=ro``, ``uri=true``...): those open the file in ways a plain path would not
+    honour, so the store keeps the mode it has. A store another process holds locked
+    keeps its mode too: the jobs run the same, each commit a little slower.
     """
     parsed = make_url(url)
     database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    if parsed.get_backend_name() != "sqlite" or parsed.query:
+        return False
+    if not database or database == ":memory:":
         return False
     try:
         with closing(sqlite3.connect(database, timeout=_BUSY_SECONDS)) as conn:

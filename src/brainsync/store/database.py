@@ -8,6 +8,7 @@ Every SQLAlchemy or driver error leaves this layer as a :class:`StoreError` (or 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ __all__ = ["BATCH_SIZE", "Database", "batches", "positive"]
 BATCH_SIZE = 500
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     # the PostgreSQL dialect costs ~45 ms to import: a SQLite brain never needs it
     from sqlalchemy.dialects import postgresql, sqlite
@@ -181,8 +183,7 @@ class Database:
             if found is not None and int(found) < SCHEMA_VERSION:
                 upgrade(conn, int(found))
             metadata.create_all(conn)
-            for index in READ_INDEXES:
-                index.create(conn, checkfirst=True)
+            _add_read_indexes(conn)
             self._set(conn, SCHEMA_VERSION_KEY, str(SCHEMA_VERSION))
             store_id = _meta_value(conn, STORE_ID_KEY)
             if store_id is None:
@@ -208,6 +209,21 @@ class Database:
             index_elements=[meta.c.name], set_={"value": stmt.excluded.value}
         )
         conn.execute(stmt, {"name": name, "value": value})
+
+
+def _add_read_indexes(conn: Connection) -> None:
+    """Add the indexes that only speed reads to a store made before them.
+
+    A role that may write the tables but does not own them (a shared PostgreSQL brain
+    set up by an administrator) may not add an index; the store then works as before,
+    reading a little slower, so the refusal is logged and the open goes on.
+    """
+    for index in READ_INDEXES:
+        try:
+            with conn.begin_nested():
+                index.create(conn, checkfirst=True)
+        except DBAPIError as exc:
+            log.warning("index %s not added (%s); reads work, slower", index.name, exc.orig)
 
 
 def _meta_value(conn: Connection, name: str) -> str | None:

@@ -72,3 +72,13 @@ def test_other_stores_are_left_alone(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir" / "jobs.sqlite"
     assert prefer_write_ahead_log(f"sqlite:///{missing}") is False
     assert not missing.parent.exists()  # the open that follows reports it, as before
+
+
+def test_a_url_with_query_options_keeps_its_mode(store: Path) -> None:
+    # mode=ro or a uri=true URL opens the file in ways a plain path would not honour
+    with closing(sqlite3.connect(store)) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("CREATE TABLE t (x)")
+    assert prefer_write_ahead_log(f"sqlite:///{store}?mode=ro") is False
+    assert prefer_write_ahead_log(f"sqlite:///file:{store}?mode=rw&uri=true") is False
+    assert _mode(store) == "delete"
