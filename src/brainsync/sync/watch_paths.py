@@ -18,10 +18,9 @@ from pathlib import Path, PurePosixPath
 from brainsync.errors import InvalidInputError
 from brainsync.report import Skip
 from brainsync.sync.ignore import IgnoreRules
-from brainsync.sync.scan import ScanResult, check_root
 
-# The scan's own visitor, so a named path meets exactly the rules of a full walk.
-from brainsync.sync.scan import _visit as visit_entry
+# visit_entry: the scan's own visitor, so a named path meets exactly a full walk's rules
+from brainsync.sync.scan import ScanResult, check_root, visit_entry
 
 __all__ = ["PartialScan", "normalise_paths", "root_is_empty", "scan_paths"]
 
