@@ -32,6 +32,7 @@ from brainsync.sync.inventory import Inventory, load_inventory
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat
 from brainsync.sync.settle import retyped
+from brainsync.sync.twins import twin_groups
 from brainsync.sync.watch_paths import root_is_empty
 from brainsync.sync.work import PlanItem
 
@@ -167,7 +168,13 @@ class Planner:
         record_paths = {record.key: record.path for record in inv.records.values()}
         new_paths = {path: key for path, key in by_path.items() if path not in inv.records}
         self._one_path_per_key(by_path, new_paths, record_paths, inv, report, renames)
-        placed_new = {key for path, key in new_paths.items() if path in by_path}
+        # only entities left to place need it: a first import has none, and 100k keys
+        placed_new = (
+            {key for path, key in new_paths.items() if path in by_path}
+            if inv.entities or inv.unplaced
+            else set()
+        )
+        del new_paths
         for key in chain(inv.entities, inv.unplaced):
             known = record_paths.get(key)
             if (known is not None and known in by_path) or key in placed_new:
@@ -199,10 +206,7 @@ class Planner:
         vanished while its twin exists is a rename, never a deletion. Only a new file can
         make a second path for an entity, so only new files are grouped.
         """
-        groups: dict[EntityKey, list[str]] = defaultdict(list)
-        for path, key in new_paths.items():
-            groups[key].append(path)
-        for key, paths in groups.items():
+        for key, paths in twin_groups(new_paths, record_paths):
             known = record_paths.get(key)
             # a synced twin out of this plan's sight (another batch's path, a held file)
             # still holds the entity if it is on disk: the new name is the extra one
@@ -211,9 +215,9 @@ class Planner:
                 paths = [*paths, known]
             if len(paths) < 2:
                 continue
-            seen = set(inv.scan.files) if not out_of_sight else {*inv.scan.files, known}
-            present = sorted(p for p in paths if p in seen)
-            gone = sorted(p for p in paths if p not in seen)
+            files = inv.scan.files
+            present = sorted(p for p in paths if p in files or (out_of_sight and p == known))
+            gone = sorted(p for p in paths if p not in present)
             synced = [p for p in present if p in inv.records]
             keep = (synced or present or gone)[0]
             for path in paths:
