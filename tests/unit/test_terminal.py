@@ -80,11 +80,13 @@ def test_a_dry_run_report_says_so_whatever_its_title(capsys: pytest.CaptureFixtu
     # `job show` of a job an agent started with dry_run=True: its title is only "report"
     out = Terminal()
     print_report(out, "  report", Report(created=2, dry_run=True))
-    print_report(out, "sync (dry run)", Report(dry_run=True))
+    print_report(out, "sync", Report(dry_run=True))  # a command's own dry run
     print_report(out, "pending (next sync)", Report(dry_run=True))
+    print_report(out, "pending as of the last scan, 1 s ago", Report(dry_run=True))
     print_report(out, "sync", Report(updated=1))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("  report (dry run): 2 created")
     assert lines[1].startswith("sync (dry run): 0 created")
     assert lines[2].startswith("pending (next sync): 0 created")
-    assert lines[3].startswith("sync: 0 created, 1 updated")
+    assert lines[3].startswith("pending as of the last scan, 1 s ago: 0 created")
+    assert lines[4].startswith("sync: 0 created, 1 updated")

@@ -90,7 +90,7 @@ def _run(
     if params.get("dry_run") or no_wait:
         with open_brain(ctx) as brain:
             if params.get("dry_run"):
-                finish_report(brain.run(kind, params), f"{kind} (dry run)", as_json)
+                finish_report(brain.run(kind, params), kind, as_json)
             else:
                 print_enqueued(brain.start(kind, params, worker=False), as_json)
         return

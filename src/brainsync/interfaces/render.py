@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 _MAX_LISTED = 20
-#: Words in a report's title that already say nothing was changed.
-_DRY_RUN_WORDS = ("dry run", "pending", "last scan")
+#: How the titles of what the next sync would do begin: plans, never runs to mark.
+_PENDING = "pending"
 
 
 def print_json(console: Terminal, data: Any) -> None:
@@ -46,9 +46,9 @@ def entity_dict(entity: Entity, *, with_document: bool = True) -> dict[str, Any]
 
 def print_report(console: Terminal, title: str, report: Report) -> None:
     """A summary line, then conflicts, skipped files and errors (the first few of each)."""
-    # The title says what ran ("sync (dry run)", "pending (next sync)"); a dry run shown
-    # later (`job show` of a job an agent started with dry_run) is marked here instead.
-    if report.dry_run and not any(word in title for word in _DRY_RUN_WORDS):
+    # The title says what ran ("sync", "pending (next sync)"); a dry run is marked here,
+    # wherever it is shown (a command's own, or `job show` of an agent's dry-run job).
+    if report.dry_run and not title.startswith(_PENDING):
         title = f"{title} (dry run)"
     console.print(
         f"{title}: {report.created} created, {report.updated} updated, "

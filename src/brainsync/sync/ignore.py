@@ -160,15 +160,6 @@ class IgnoreRules:
             return IgnoreRule.BRAINSYNCIGNORE
         return rule
 
-    def is_plain_note(self, rel_path: str, name: str) -> bool:
-        """True when no rule leaves this ``.md`` file out: :meth:`file_rule` is None.
-
-        The scan's question for almost every file, asked without building a rule.
-        """
-        if not name.endswith(".md") or _file_rules().fullmatch(name) is not None:
-            return False
-        return self._spec is None or not self._spec.match_file(rel_path)
-
     def file_rule(self, rel_path: str, name: str) -> IgnoreRule | None:
         """The rule that leaves this file out, or ``None`` when it is a note."""
         rule = builtin_file_rule(name)

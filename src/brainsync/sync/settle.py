@@ -67,26 +67,23 @@ def split_settled(
     """Stream ``folder``'s sync state against the scanned ``files``; keep the residue."""
     residue = Residue()
     stretch = _Stretch()
-    settle = residue.settled.add
     for row in store.iter_synced(folder):
+        residue.tracked += 1
         stat = files.get(row.path)
         settled = stat is not None and _settled(row, stat, mapper)
         if settled:
-            settle(row.path)
+            residue.settled.add(row.path)
         if stretch.add(row.path, settled):
             stretch.read_back(store, folder, residue)
     stretch.read_back(store, folder, residue)
-    residue.tracked = stretch.total
     residue.unplaced.extend(store.iter_unsynced(folder))
     _unsettle(store, folder, files, mapper, residue)
     return residue
 
 
 def _settled(row: SyncedRow, stat: FileStat, mapper: PathMapper) -> bool:
-    if stat.size != row.size or stat.mtime_ns != row.mtime_ns or not row.same_entity:
-        return False
-    # asked of every synced path: a path at the root is never retyped, so skip the call
-    return "/" not in row.path or not retyped(row.path, row.type, mapper)
+    same_file = stat.size == row.size and stat.mtime_ns == row.mtime_ns
+    return same_file and row.same_entity and not retyped(row.path, row.type, mapper)
 
 
 class _Stretch:
@@ -101,14 +98,12 @@ class _Stretch:
         self.after: str | None = None  # the stretch holds the paths after this one
         self.last: str | None = None
         self.seen = 0
-        self.total = 0  # paths streamed in every stretch so far
         self.unsettled: list[str] = []
 
     def add(self, path: str, settled: bool) -> bool:
         """Count ``path`` in; True when the stretch is long enough to be read back."""
         self.last = path
         self.seen += 1
-        self.total += 1
         if not settled:
             self.unsettled.append(path)
         return self.seen >= _STRETCH_ROWS

@@ -19,8 +19,8 @@ from brainsync.errors import InvalidInputError
 from brainsync.report import Skip
 from brainsync.sync.ignore import IgnoreRules
 
-# visit_entry: the scan's own visitor, so a named path meets exactly a full walk's rules
-from brainsync.sync.scan import ScanResult, check_root, visit_entry
+# list_folder: the scan's own listing, so a named path meets exactly a full walk's rules
+from brainsync.sync.scan import ScanResult, check_root, list_folder
 
 __all__ = ["PartialScan", "normalise_paths", "root_is_empty", "scan_paths"]
 
@@ -132,17 +132,15 @@ def _visit_named(
     pending: list[tuple[Path, str]] = []
     try:
         with os.scandir(root / parent if parent else root) as entries:
-            for entry in entries:
-                if entry.name in names:
-                    visit_entry(entry, parent, rules, result, pending, max_file_bytes)
+            named = (entry for entry in entries if entry.name in names)
+            list_folder(named, parent, rules, result, pending, max_file_bytes)
     except OSError:
         return  # vanished meanwhile: its paths stay selected and are judged gone
     while pending:
         folder, rel = pending.pop()
         try:
             with os.scandir(folder) as entries:
-                for entry in entries:
-                    visit_entry(entry, rel, rules, result, pending, max_file_bytes)
+                list_folder(entries, rel, rules, result, pending, max_file_bytes)
         except OSError as exc:
             result.unreadable.append(rel)
             result.skipped.append(Skip(rel, f"folder cannot be read: {exc.strerror}"))
