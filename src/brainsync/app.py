@@ -364,7 +364,7 @@ class Brain:
             return None, str(exc)
         if folder is not None:
             save_last_scan(self.store, folder.id, report)
-        return report, None
+        return report, report.refused
 
     # -- watch ------------------------------------------------------------------------------
 

@@ -11,7 +11,23 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Conflict", "Entry", "ItemError", "LeftAlone", "Merged", "Outcome", "Report", "Skip"]
+from brainsync.errors import EXIT_ITEMS_FAILED, ConflictError, SafetyError
+
+__all__ = [
+    "UNRESOLVED",
+    "Conflict",
+    "Entry",
+    "ItemError",
+    "LeftAlone",
+    "Merged",
+    "Outcome",
+    "Report",
+    "Skip",
+]
+
+
+#: The resolution of a conflict that policy ``fail`` left alone (both sides as they were).
+UNRESOLVED = "left unresolved (policy fail)"
 
 
 class Outcome(enum.Enum):
@@ -103,11 +119,34 @@ class Report:
     dry_run: bool = False
     #: Paths left out by each ignore rule, by rule name (see ``brainsync.sync.ignore``).
     ignored: dict[str, int] = field(default_factory=dict)
+    #: A dry run's paths by what the real run would do to each (a move: ``old -> new``);
+    #: a real run leaves them empty (its counts say what it did).
+    created_paths: list[str] = field(default_factory=list)
+    updated_paths: list[str] = field(default_factory=list)
+    deleted_paths: list[str] = field(default_factory=list)
+    moved_paths: list[str] = field(default_factory=list)
+    #: A dry run only: why the real run would be refused (the guard's message); the dry
+    #: run went on as if forced, so that the paths say what forcing would do.
+    refused: str | None = None
 
     @property
     def ok(self) -> bool:
         """True when no item failed."""
         return not self.errors
+
+    @property
+    def unresolved(self) -> int:
+        """Conflicts that policy ``fail`` left as they were: the run refused them."""
+        return sum(1 for conflict in self.conflicts if conflict.resolution == UNRESOLVED)
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit code for this report (see the README's table)."""
+        if self.refused:
+            return SafetyError.exit_code  # a dry run whose real run would be refused
+        if self.unresolved:
+            return ConflictError.exit_code
+        return 0 if self.ok else EXIT_ITEMS_FAILED
 
     @property
     def processed(self) -> int:
@@ -138,6 +177,16 @@ class Report:
             case Outcome.VANISHED:
                 self.vanished += 1
 
+    def list_path(self, outcome: Outcome, path: str) -> None:
+        """List ``path`` under what a dry run would do to it (created, ..., moved)."""
+        listed = _PATH_LISTS.get(outcome)
+        if listed is not None:
+            getattr(self, listed).append(path)
+
+    def planned_paths(self) -> dict[str, list[str]]:
+        """The listed paths by action (``created``, ``updated``, ``deleted``, ``moved``)."""
+        return {outcome.value: getattr(self, name) for outcome, name in _PATH_LISTS.items()}
+
     def add(self, entry: Entry) -> None:
         """List ``entry`` with the others of its kind."""
         match entry:
@@ -165,6 +214,9 @@ class Report:
         self.left_alone.extend(other.left_alone)
         self.skipped.extend(other.skipped)
         self.errors.extend(other.errors)
+        for name in _PATH_LISTS.values():
+            getattr(self, name).extend(getattr(other, name))
+        self.refused = self.refused or other.refused
         for rule, count in other.ignored.items():
             self.ignored[rule] = self.ignored.get(rule, 0) + count
         self.notes.extend(note for note in other.notes if note not in self.notes)
@@ -192,4 +244,18 @@ class Report:
             notes=list(data.get("notes", [])),
             dry_run=data.get("dry_run", False),
             ignored=dict(data.get("ignored", {})),
+            created_paths=list(data.get("created_paths", [])),
+            updated_paths=list(data.get("updated_paths", [])),
+            deleted_paths=list(data.get("deleted_paths", [])),
+            moved_paths=list(data.get("moved_paths", [])),
+            refused=data.get("refused"),
         )
+
+
+#: The outcomes a dry run lists path by path, and the report's list for each.
+_PATH_LISTS = {
+    Outcome.CREATED: "created_paths",
+    Outcome.UPDATED: "updated_paths",
+    Outcome.DELETED: "deleted_paths",
+    Outcome.MOVED: "moved_paths",
+}

@@ -99,6 +99,10 @@ def _run(
     finish_job(job, as_json)
 
 
+ForceDeletesOpt = Annotated[
+    bool,
+    typer.Option("--force-deletes", help="Allow more deletions than the configured share."),
+]
 RestoreOpt = Annotated[
     bool,
     typer.Option(
@@ -117,10 +121,16 @@ def _one_way(kind: str, summary: str) -> None:
         types: TypesOpt = None,
         dry_run: DryRunOpt = False,
         restore: RestoreOpt = False,
+        force_deletes: ForceDeletesOpt = False,
         as_json: JsonOpt = False,
         no_wait: NoWaitOpt = False,
     ) -> None:
-        params = {"types": types, "dry_run": dry_run, "restore": restore}
+        params = {
+            "types": types,
+            "dry_run": dry_run,
+            "restore": restore,
+            "force_deletes": force_deletes,
+        }
         _run(ctx, kind, params, as_json, no_wait)
 
     command.__doc__ = summary
@@ -135,10 +145,7 @@ _one_way("import", "Read markdown files into the database (a durable job).")
 def sync_cmd(
     ctx: typer.Context,
     dry_run: DryRunOpt = False,
-    force_deletes: Annotated[
-        bool,
-        typer.Option("--force-deletes", help="Allow more deletions than the configured share."),
-    ] = False,
+    force_deletes: ForceDeletesOpt = False,
     conflict: Annotated[
         str | None,
         typer.Option("--conflict", help="merge | keep-both | file-wins | db-wins | fail."),

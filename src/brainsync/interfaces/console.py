@@ -21,8 +21,8 @@ from typing import Any, NoReturn
 import typer
 
 from brainsync.app import Brain
-from brainsync.config import Settings, load_settings
-from brainsync.errors import EXIT_ITEMS_FAILED, BrainsyncError, JobError, job_failure
+from brainsync.config import ConflictPolicy, Settings, load_settings
+from brainsync.errors import BrainsyncError, JobError, job_failure
 from brainsync.interfaces.render import print_json, print_report
 from brainsync.interfaces.terminal import Terminal
 from brainsync.jobs.records import Job, JobFailure, JobState
@@ -123,13 +123,37 @@ def open_brain(ctx: typer.Context) -> Iterator[Brain]:
 
 
 def finish_report(report: Report, title: str, as_json: bool) -> None:
-    """Print a report (always), then exit non-zero when items failed."""
+    """Print a report (always), then exit non-zero when items failed, policy ``fail``
+    left conflicts, or (a dry run) the real run would be refused; stderr says why."""
     if as_json:
         print_json(out, report.to_dict())
     else:
         print_report(out, title, report)
-    if not report.ok:
-        raise typer.Exit(EXIT_ITEMS_FAILED)
+    if report.refused:
+        err.print(f"dry run: {report.refused}")
+    elif report.unresolved:
+        others = ", ".join(p.value for p in ConflictPolicy if p is not ConflictPolicy.FAIL)
+        err.print(
+            f"error: {_conflicts(report.unresolved)} left unresolved (policy fail): both "
+            f"sides changed; sync with another --conflict policy ({others}) or edit one side"
+        )
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def _conflicts(count: int) -> str:
+    return f"{count} conflict" + ("" if count == 1 else "s")
+
+
+def _outcome(job: Job, report: Report) -> str:
+    """What a finished job's report title says it did: never "succeeded" beside a failure."""
+    if job.state is not JobState.SUCCEEDED or report.exit_code == 0:
+        return job.state.value
+    if report.refused:
+        return "dry run; the real run would be refused"
+    if report.unresolved:
+        return f"finished; {_conflicts(report.unresolved)} left unresolved by policy fail"
+    return f"finished with {len(report.errors)} errors"
 
 
 def finish_job(job: Job, as_json: bool) -> None:
@@ -140,7 +164,8 @@ def finish_job(job: Job, as_json: bool) -> None:
         raise job_failure(failure.type, failure.message, failure.exit_code, job.id)
     if job.state is JobState.CANCELLED:
         err.print(f"job {job.id} was cancelled; `brainsync job resume {job.id}` finishes it")
-    finish_report(job.result or Report(), f"{job.kind} ({job.state.value})", as_json)
+    report = job.result or Report()
+    finish_report(report, f"{job.kind} ({_outcome(job, report)})", as_json)
 
 
 def print_enqueued(job_id: str, as_json: bool) -> None:

@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 _MAX_LISTED = 20
+#: What a dry run lists each planned path as (by the report's action).
+_VERBS = {"created": "create", "updated": "update", "deleted": "delete", "moved": "move"}
 #: How the titles of what the next sync would do begin: plans, never runs to mark.
 _PENDING = "pending"
 
@@ -59,6 +61,10 @@ def print_report(console: Terminal, title: str, report: Report) -> None:
     )
     for note in report.notes:
         console.print(f"  note: {note}")
+    if report.refused:
+        console.print(f"  {report.refused}")
+    for action, paths in report.planned_paths().items():
+        _listing(console, f"would {_VERBS[action]}", paths, f"paths {action}")
     _listing(console, "merged", [_merged_line(m) for m in report.merged])
     _listing(console, "conflict", [f"{c.path}: {c.resolution}" for c in report.conflicts])
     _listing(
@@ -83,11 +89,12 @@ def print_history(console: Terminal, history: Sequence[EntityVersion]) -> None:
         console.print(line)
 
 
-def _listing(console: Terminal, label: str, lines: list[str]) -> None:
+def _listing(console: Terminal, label: str, lines: list[str], more: str = "") -> None:
     for line in lines[:_MAX_LISTED]:
         console.print(f"  {label}: {line}")
     if len(lines) > _MAX_LISTED:
-        console.print(f"  ... and {len(lines) - _MAX_LISTED} more {label} lines (use --json)")
+        what = more or f"{label} lines"
+        console.print(f"  ... and {len(lines) - _MAX_LISTED} more {what} (use --json)")
 
 
 def print_status(
@@ -108,7 +115,7 @@ def print_status(
     table.add_row("total", str(sum(status.counts.values())))
     console.print(table)
     _print_folder(console, status)
-    if status.problem:
+    if status.problem and not (status.pending and status.pending.refused):
         console.print(f"[bold red]next sync would refuse:[/] {escape(status.problem)}", markup=True)
     if status.pending is not None:
         print_report(console, "pending (next sync)", status.pending)

@@ -16,7 +16,7 @@ from brainsync.config import ConflictPolicy
 from brainsync.entities import Entity, EntityType
 from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound
-from brainsync.report import Conflict, ItemError, Merged, Skip
+from brainsync.report import UNRESOLVED, Conflict, ItemError, Merged, Skip
 from brainsync.store import Store
 from brainsync.sync.files import FileSnapshot, atomic_write
 from brainsync.sync.markdown import decode_file, parse
@@ -67,7 +67,7 @@ class ConflictPolicies:
                 return
         if policy is ConflictPolicy.FAIL:
             item.entries.append(ItemError(item.path, "conflict: file and entity both changed"))
-            self._conflict(item, "left unresolved (policy fail)", None, result)
+            self._conflict(item, UNRESOLVED, None, result)
             return
         if policy is ConflictPolicy.DB_WINS:
             copy = conflict_copy_path(item.path, item.snapshot.file_hash)

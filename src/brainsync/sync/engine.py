@@ -103,13 +103,18 @@ class SyncOperation:
         if not self._options.dry_run and not self._request.paths:
             _sweep(self._engine.root, plan)
         plan.report.notes.extend(self._notes)
-        identity = root_identity(self._engine.root)
+        if plan.new_folder:
+            root = self._engine.root
+            plan.report.notes.append(f"{root} does not exist yet; the export creates it")
+        # a new folder has no identity yet: its dry run reads nothing from it
+        identity = [] if plan.new_folder else root_identity(self._engine.root)
         return PlannedChunks(plan, identity, self._request.direction.value)
 
     def run_chunk(self, chunk: Chunk) -> Report:
         """Run one chunk; idempotent, so a chunk re-run after a crash changes nothing more."""
         if chunk["items"]:
-            check_same_root(self._engine.root, chunk["root"])
+            if chunk["root"] or not self._options.dry_run:
+                check_same_root(self._engine.root, chunk["root"])
             if self._options.pause_seconds:
                 time.sleep(self._options.pause_seconds)
         report = self._engine.runner.run(chunk["items"], self._options)

@@ -8,6 +8,7 @@ those files concern, so a batch costs O(paths) and not O(folder) (:func:`_named_
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from brainsync.entities import EntityKey
 from brainsync.errors import BrainsyncError
 from brainsync.store import EntitySummary, Store, SyncRecord
+from brainsync.sync.decision import Direction
 from brainsync.sync.paths import PathMapper
 from brainsync.sync.scan import ScanResult, scan
 from brainsync.sync.settle import split_settled
@@ -52,6 +54,9 @@ class Inventory:
     #: record, nothing to compare); a plan over the whole inventory has them in entities.
     unplaced: list[EntityKey] = field(default_factory=list)
 
+    #: A dry-run export into a folder that does not exist yet: planned as an empty one.
+    new_folder: bool = False
+
     def __post_init__(self) -> None:
         if self.tracked < 0:
             self.tracked = len(self.records)
@@ -59,6 +64,8 @@ class Inventory:
 
 def load_inventory(store: Store, root: Path, mapper: PathMapper, request: PlanRequest) -> Inventory:
     """The inventory ``request`` plans over (the whole folder, or some named paths)."""
+    if _previews_new_folder(root, request):
+        return Inventory(ScanResult(), {}, _all_entities(store, request), new_folder=True)
     if not request.paths:
         scanned: ScanResult = scan(root, request.max_file_bytes)
         if request.folder is None or request.types:
@@ -73,6 +80,14 @@ def load_inventory(store: Store, root: Path, mapper: PathMapper, request: PlanRe
     named = frozenset(request.paths)
     records, entities = _all_records(store, request), _all_entities(store, request)
     return Inventory(partial, records, entities, named, RACY_WINDOW_NS)
+
+
+def _previews_new_folder(root: Path, request: PlanRequest) -> bool:
+    """A dry-run export into a folder that does not exist and never joined: the real
+    export creates it (a restore), so its preview plans over an empty folder."""
+    export = request.direction is Direction.EXPORT and not request.paths
+    unknown = request.folder is None and not os.path.lexists(root)
+    return request.dry_run and export and unknown
 
 
 def _residue(store: Store, mapper: PathMapper, folder: str, scanned: ScanResult) -> Inventory:

@@ -22,6 +22,7 @@ __all__ = ["KEPT", "LastScan", "fresh_scan", "load_last_scan", "save_last_scan"]
 #: Items kept of each list of the report (the counts are always whole).
 KEPT = 50
 _LISTS = ("conflicts", "merged", "left_alone", "skipped", "errors")
+_PATHS = ("created_paths", "updated_paths", "deleted_paths", "moved_paths")
 
 
 def _key(folder_id: str) -> str:
@@ -57,7 +58,7 @@ class LastScan:
 
 def save_last_scan(store: Store, folder_id: str, report: Report) -> LastScan:
     """Store ``report`` (a dry-run sync of the folder) as its last scan, bounded."""
-    omitted = {name: len(getattr(report, name)) - KEPT for name in _LISTS}
+    omitted = {name: len(getattr(report, name)) - KEPT for name in (*_LISTS, *_PATHS)}
     bounded = replace(
         report,
         conflicts=report.conflicts[:KEPT],
@@ -65,6 +66,7 @@ def save_last_scan(store: Store, folder_id: str, report: Report) -> LastScan:
         left_alone=report.left_alone[:KEPT],
         skipped=report.skipped[:KEPT],
         errors=report.errors[:KEPT],
+        **{name: getattr(report, name)[:KEPT] for name in _PATHS},
     )
     scan = LastScan(datetime.now(UTC), bounded, {k: n for k, n in omitted.items() if n > 0})
     data = {"at": scan.at.isoformat(), "report": bounded.to_dict(), "omitted": scan.omitted}

@@ -58,6 +58,9 @@ class PlanRequest:
     #: Only these paths (a folder: everything under it); empty: the whole directory.
     #: Other paths are never looked at, so they can never count as deleted.
     paths: tuple[str, ...] = ()
+    #: A dry run: a tripped delete guard is reported (``Report.refused``), not raised,
+    #: and an export into a folder that does not exist yet plans as if it were empty.
+    dry_run: bool = False
 
 
 class Candidate(NamedTuple):
@@ -88,6 +91,8 @@ class Plan:
     report: Report = field(default_factory=Report)
     #: The temp files of brainsync's own writes the scan found (see ``sweep_temp_files``).
     temp_files: list[str] = field(default_factory=list)
+    #: A dry-run export into a folder that does not exist yet (the real export makes it).
+    new_folder: bool = False
 
     @property
     def chunk_count(self) -> int:
@@ -128,7 +133,7 @@ class Planner:
 
     def _plan(self, request: PlanRequest) -> Plan:
         inventory = self._inventory(request)
-        plan = Plan(chunk_size=request.chunk_size)
+        plan = Plan(chunk_size=request.chunk_size, new_folder=inventory.new_folder)
         plan.report.skipped.extend(inventory.scan.skipped)
         plan.report.ignored = inventory.scan.ignored_counts()
         plan.temp_files = inventory.scan.ignored.get(IgnoreRule.BRAINSYNC_TEMP.value, [])
@@ -145,7 +150,7 @@ class Planner:
         if request.direction is not Direction.EXPORT and request.propagate_deletes:
             # moves first: a renamed folder is many moves, not many deletions
             candidates = self._pair_moves(candidates, inventory)
-        self._guard(inventory, candidates, request)
+        plan.report.refused = self._guard(inventory, candidates, request)
         plan.candidates = candidates
         return plan
 
@@ -308,26 +313,37 @@ class Planner:
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash
 
-    def _guard(self, inv: Inventory, candidates: list[Candidate], req: PlanRequest) -> None:
+    def _guard(self, inv: Inventory, candidates: list[Candidate], req: PlanRequest) -> str | None:
+        """Raise when acting could lose data; a dry run gets the refusal back instead (and
+        goes on as if forced: its paths show what ``--force-deletes`` would do)."""
+        refusal = self._refusal(inv, candidates, req)
+        if refusal is not None and not req.dry_run:
+            raise refusal
+        return None if refusal is None else f"the real run would be refused: {refusal}"
+
+    def _refusal(
+        self, inv: Inventory, candidates: list[Candidate], req: PlanRequest
+    ) -> BrainsyncError | None:
         tracked = inv.tracked
         found = inv.scan.files or inv.settled  # settled files are out of the scan's dict
         empty = root_is_empty(self._root) if req.paths else not found
         emptied = empty and tracked and req.direction is not Direction.EXPORT
         if emptied and not req.force_deletes:
-            raise RootUnavailableError(
+            return RootUnavailableError(
                 f"sync directory {self._root} is empty but {tracked} files were synced "
                 "before; refusing to delete every entity (unmounted? use --force-deletes "
                 "if you really emptied it)"
             )
         if not req.propagate_deletes or req.force_deletes:
-            return
+            return None
         deletions = sum(1 for item in candidates if self._would_delete(item, inv, req.direction))
         if deletions >= req.mass_delete_min and deletions > req.delete_share * max(tracked, 1):
-            raise MassDeleteError(
+            return MassDeleteError(
                 f"{deletions} of {tracked} synced items would be deleted, more than "
                 f"{req.delete_share:.0%}; nothing was changed. Check the directory and the "
                 "database, then run again with --force-deletes to delete them"
             )
+        return None
 
     @staticmethod
     def _would_delete(item: Candidate, inv: Inventory, direction: Direction) -> bool:

@@ -56,6 +56,7 @@ def run_request(
         settings.max_file_bytes,
         settings.chunk_size,
         paths=normalise_paths(params.get("paths") or ()),
+        dry_run=bool(params.get("dry_run", False)),
     )
     options = RunOptions(
         direction,

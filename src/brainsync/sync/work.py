@@ -183,9 +183,18 @@ def report_of(items: Iterable[Item], dry_run: bool) -> Report:
     for item in items:
         if item.outcome is not None:
             report.count(item.outcome)
+            if dry_run:  # which paths: a dry run is for checking them before the real run
+                report.list_path(item.outcome, _listed_path(item))
         for entry in item.entries:
             report.add(entry)
     return report
+
+
+def _listed_path(item: Item) -> str:
+    source = item.move_from
+    if source is not None and item.outcome is Outcome.MOVED:
+        return f"{source.path} -> {item.path}"
+    return item.path
 
 
 def expect(result: Result, key: EntityKey, seen: Entity | None) -> None:
