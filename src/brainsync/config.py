@@ -80,6 +80,8 @@ class Settings:
     folder_label: str | None = None
     fsync: bool = False
     chunk_pause_seconds: float = 0.0
+    #: A followed job's progress line interval when stderr is not a terminal (a log).
+    progress_seconds: float = 5.0
     worker_concurrency: int = 4
     #: How often a worker polls for jobs queued elsewhere: its own start at once, other
     #: processes' within 0.2 s on a SQLite job store (see jobs/dispatch.py).
@@ -112,6 +114,8 @@ class Settings:
         if not 0 < self.heartbeat_seconds < self.host_dead_seconds:
             # a worker must beat at least once before it could be declared dead
             raise ConfigError("heartbeat_seconds must be above 0 and below host_dead_seconds")
+        if self.progress_seconds <= 0:
+            raise ConfigError("progress_seconds must be above 0")
         if not 0.0 <= self.delete_share <= 1.0:
             raise ConfigError("delete_share must be between 0 and 1")
 

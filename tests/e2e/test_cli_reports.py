@@ -145,3 +145,25 @@ def test_policy_fail_never_says_succeeded(tmp_path: Path, synced: Path) -> None:
     assert "--conflict" in failed.stderr and "left unresolved" in failed.stderr
     as_json = brainsync(tmp_path, "sync", "--conflict", "fail", "--json")
     assert as_json.returncode == 4 and len(json.loads(as_json.stdout)["conflicts"]) == 1
+
+
+def test_a_pipe_gets_plain_progress_lines_while_the_job_runs(tmp_path: Path) -> None:
+    root = tmp_path / "brain-data"
+    root.mkdir()
+    for i in range(4):
+        (root / f"n{i}.md").write_text(f"note {i}\n")
+    # four chunks with a pause before each: the run outlasts the (test-sized) interval
+    env = {
+        "BRAINSYNC_CHUNK_SIZE": "1",
+        "BRAINSYNC_CHUNK_PAUSE_SECONDS": "0.5",
+        "BRAINSYNC_PROGRESS_SECONDS": "0.1",
+    }
+    result = brainsync(tmp_path, "import", env=env)  # stderr is a pipe here
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("import ")]
+    assert lines[0].startswith(("import queued: ", "import running: "))
+    assert lines[-1].startswith("import succeeded: 4/4 items")
+    assert any(line.startswith("import running: ") for line in lines[1:-1])
+    assert "\x1b" not in result.stderr  # plain text: no bar, no cursor moves
+    quiet = brainsync(tmp_path, "import", "--json", env=env)
+    assert json.loads(quiet.stdout)["unchanged"] == 4 and "import " not in quiet.stderr

@@ -23,6 +23,7 @@ import typer
 from brainsync.app import Brain
 from brainsync.config import ConflictPolicy, Settings, load_settings
 from brainsync.errors import BrainsyncError, JobError, job_failure
+from brainsync.interfaces.progress_lines import progress_lines
 from brainsync.interfaces.render import print_json, print_report
 from brainsync.interfaces.terminal import Terminal
 from brainsync.jobs.records import Job, JobFailure, JobState
@@ -256,8 +257,12 @@ class Follower:
         self._stop(job_id, f"stopped following job {job_id}. Nothing is lost: {after}")
 
     def _wait(self, job_id: str) -> Job | None:
-        if self._quiet or not err.is_terminal:
+        if self._quiet:
             return _wait_in_thread(self._brain, job_id, self._ctrl_c, None)
+        if not err.is_terminal:  # a pipe or a log: a plain line every few seconds
+            interval = self._brain.settings.progress_seconds
+            with progress_lines(err, interval) as show:
+                return _wait_in_thread(self._brain, job_id, self._ctrl_c, show)
         with _progress_bar() as show:
             return _wait_in_thread(self._brain, job_id, self._ctrl_c, show)
 
