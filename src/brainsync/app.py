@@ -55,7 +55,8 @@ class Brain:
         self.settings = settings
         self.bus: EventBus[object] = EventBus()
         self._plugins = tuple(plugins)
-        self.types: dict[str, EntityType] = entity_types(build_plugin_manager(self._plugins))
+        manager = build_plugin_manager(self._plugins, builtin_types=settings.builtin_types)
+        self.types: dict[str, EntityType] = entity_types(manager)
         self._store: Store | None = None
         self._io: FileIO | None = None
         self._engine: SyncEngine | None = None

@@ -80,6 +80,8 @@ class Settings:
     folder_label: str | None = None
     fsync: bool = False
     chunk_pause_seconds: float = 0.0
+    #: Register the built-in ``post`` type (its ``post/`` folder); false: ``post/`` holds notes.
+    builtin_types: bool = True
     #: A followed job's progress line interval when stderr is not a terminal (a log).
     progress_seconds: float = 5.0
     worker_concurrency: int = 4

@@ -14,20 +14,28 @@ __all__ = ["BuiltinTypes", "build_plugin_manager", "entity_types"]
 
 
 class BuiltinTypes:
-    """Registers ``note`` and ``post`` through the same hook third parties use."""
+    """Registers ``note`` and ``post`` through the same hook third parties use; without
+    ``post`` (setting ``builtin_types = false``) only ``note``, which is always there."""
+
+    def __init__(self, with_post: bool = True) -> None:
+        self._with_post = with_post
 
     @hookspecs.hookimpl
     def brainsync_entity_types(self) -> list[EntityType]:
-        return [NoteType(), PostType()]
+        return [NoteType(), PostType()] if self._with_post else [NoteType()]
 
 
 def build_plugin_manager(
-    extra: Iterable[object] = (), *, load_entry_points: bool = True
+    extra: Iterable[object] = (), *, load_entry_points: bool = True, builtin_types: bool = True
 ) -> pluggy.PluginManager:
-    """A fresh plugin manager with the built-ins, installed plugins and ``extra``."""
+    """A fresh plugin manager with the built-ins, installed plugins and ``extra``.
+
+    ``builtin_types`` False leaves out the built-in ``post`` type: a ``post/`` folder then
+    holds notes, like any folder that is not a type's.
+    """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    manager.register(BuiltinTypes(), name="brainsync-builtin-types")
+    manager.register(BuiltinTypes(builtin_types), name="brainsync-builtin-types")
     if load_entry_points:
         manager.load_setuptools_entrypoints(hookspecs.PROJECT)
     for plugin in extra:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from brainsync import Brain, EntityType, InvalidEntityError, Settings, hookimpl
+from brainsync.config import load_settings
 from brainsync.errors import ConfigError
 
 
@@ -73,3 +75,26 @@ def test_without_the_plugin_its_folder_holds_notes(tmp_path: Path) -> None:
 def test_two_plugins_claiming_one_type_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="registered twice"):
         Brain(_settings(tmp_path), plugins=[RecipePlugin(), ClashingPlugin()])
+
+
+def test_builtin_types_off_makes_a_post_folder_hold_notes(tmp_path: Path) -> None:
+    # a vault with its own post/ folder of plain notes (no title): not the built-in type
+    (tmp_path / "brain" / "post").mkdir(parents=True)
+    (tmp_path / "brain" / "post" / "x.md").write_text("just a note\n")
+    with Brain(_settings(tmp_path)) as brain:
+        assert [e.path for e in brain.import_().errors] == ["post/x.md"]
+    settings = replace(_settings(tmp_path), home=tmp_path / "state-2", builtin_types=False)
+    with Brain(settings) as brain:
+        assert set(brain.types) == {"note"}
+        report = brain.import_()
+        assert (report.created, report.errors) == (1, [])
+        assert brain.get_entity("note", "post:x").content == "just a note\n"
+        # and back: the note goes to the same path, not to an escaped %70ost/ folder
+        brain.put_entity("note", "post:y", content="another\n")
+        assert brain.export().created == 1
+    assert (tmp_path / "brain" / "post" / "y.md").read_text() == "another\n"
+
+
+def test_builtin_types_is_a_setting(tmp_path: Path) -> None:
+    assert load_settings({}, {"BRAINSYNC_BUILTIN_TYPES": "false"}).builtin_types is False
+    assert load_settings({}, {}).builtin_types is True
