@@ -1,9 +1,10 @@
 """Progress as plain lines, for a followed job whose stderr is a pipe or a log.
 
 A terminal gets a redrawn bar (:mod:`brainsync.interfaces.console`); a pipe or a log gets
-a line when the job is first seen, one every ``progress_seconds`` while it runs (whether
-or not a chunk finished meanwhile: a slow chunk still shows the run is alive), and one at
-the end.
+a line once the job's plan has items, one every ``progress_seconds`` while it runs
+(whether or not a chunk finished meanwhile: a slow chunk or plan still shows the run is
+alive), and one at the end. A run that has nothing to do, or is refused at once, prints
+none: its report, or its refusal's one or two lines, is all a log gets.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from brainsync.interfaces.terminal import Terminal
-from brainsync.jobs.records import Job
+from brainsync.jobs.records import Job, JobState
 
 __all__ = ["progress_lines"]
 
@@ -32,25 +33,28 @@ class _Lines:
         self._last = self._started
 
     def show(self, job: Job) -> None:
-        """Take the job's latest state; the first one is printed at once."""
+        """Take the job's latest state; print it once its plan has items to work on."""
         with self._lock:
-            first = self._job is None
             self._job = job
-            if first:
+            planned = job.state is JobState.RUNNING and job.progress.total > 0
+            if planned and self._printed is None:
                 self._print(job)
 
     def tick(self) -> None:
-        """Print the latest state when a line is due."""
+        """Print the latest state when a line is due (a long plan too: it is alive)."""
         with self._lock:
             due = time.monotonic() - self._last >= self._interval
             if due and self._job is not None and not self._job.state.finished:
                 self._print(self._job)
 
     def end(self) -> None:
-        """Print the last state seen, unless that line was already printed."""
+        """Print how a run that had lines ended; a failure's own lines say why it failed,
+        and a run with nothing to do (or refused at once) prints no progress at all."""
         with self._lock:
-            if self._job is not None and self._job is not self._printed:
-                self._print(self._job)
+            job = self._job
+            if job is None or self._printed in (None, job) or job.state is JobState.FAILED:
+                return
+            self._print(job)
 
     def _print(self, job: Job) -> None:
         progress = job.progress
