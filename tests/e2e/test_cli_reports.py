@@ -167,3 +167,30 @@ def test_a_pipe_gets_plain_progress_lines_while_the_job_runs(tmp_path: Path) -> 
     assert "\x1b" not in result.stderr  # plain text: no bar, no cursor moves
     quiet = brainsync(tmp_path, "import", "--json", env=env)
     assert json.loads(quiet.stdout)["unchanged"] == 4 and "import " not in quiet.stderr
+
+
+#: The command line as the installed ``brainsync`` script runs it (completion is named so).
+AS_INSTALLED = (
+    "import sys; sys.argv[0] = 'brainsync'; from brainsync.interfaces.entry import main; main()"
+)
+
+
+@pytest.mark.parametrize(
+    ("words", "env", "expected"),
+    [
+        ("brainsync sync --conflict ", {}, "merge keep-both file-wins db-wins fail"),
+        ("brainsync sync --conflict k", {}, "keep-both"),
+        ("brainsync jobs --state ", {}, "queued running succeeded failed cancelled"),
+        ("brainsync export --type ", {}, "note post"),
+        ("brainsync entity list --type p", {}, "post"),
+        ("brainsync import -t ", {"BRAINSYNC_BUILTIN_TYPES": "false"}, "note"),
+    ],
+)
+def test_shell_completion_offers_the_values(
+    tmp_path: Path, words: str, env: dict[str, str], expected: str
+) -> None:
+    cword = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+    shell = {"_BRAINSYNC_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
+    result = brainsync(tmp_path, code=AS_INSTALLED, env={**shell, **env})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()

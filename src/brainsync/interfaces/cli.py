@@ -16,6 +16,7 @@ import typer
 from brainsync.app import Brain
 from brainsync.errors import BrainsyncError
 from brainsync.interfaces import cli_folders, cli_hosts, cli_jobs, cli_watch, mcp
+from brainsync.interfaces.completion import complete_policies, complete_types
 from brainsync.interfaces.console import (
     Invocation,
     SettingsSource,
@@ -50,7 +51,13 @@ DryRunOpt = Annotated[
 ]
 NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Print the job id and return at once.")]
 TypesOpt = Annotated[
-    list[str] | None, typer.Option("--type", "-t", help="Only this entity type (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--type",
+        "-t",
+        help="Only this entity type (repeatable).",
+        autocompletion=complete_types,
+    ),
 ]
 
 
@@ -148,7 +155,11 @@ def sync_cmd(
     force_deletes: ForceDeletesOpt = False,
     conflict: Annotated[
         str | None,
-        typer.Option("--conflict", help="merge | keep-both | file-wins | db-wins | fail."),
+        typer.Option(
+            "--conflict",
+            help="merge | keep-both | file-wins | db-wins | fail.",
+            autocompletion=complete_policies,
+        ),
     ] = None,
     as_json: JsonOpt = False,
     no_wait: NoWaitOpt = False,
@@ -251,7 +262,7 @@ def entity_revert(
 @entity_app.command("list")
 def entity_list(
     ctx: typer.Context,
-    type: Annotated[str | None, typer.Option("--type", "-t")] = None,
+    type: Annotated[str | None, typer.Option("--type", "-t", autocompletion=complete_types)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List entities (every page, ordered by type and id)."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from brainsync.errors import InvalidInputError
+from brainsync.interfaces.completion import complete_states
 from brainsync.interfaces.console import err, finish_job, following, open_brain, out
 from brainsync.interfaces.render import job_dict, print_job, print_json
 from brainsync.jobs.records import Job, JobState
@@ -39,7 +40,12 @@ def _state(value: str | None) -> JobState | None:
 def jobs_cmd(
     ctx: typer.Context,
     state: Annotated[
-        str | None, typer.Option("--state", help="queued, running, succeeded, failed or cancelled.")
+        str | None,
+        typer.Option(
+            "--state",
+            help="queued, running, succeeded, failed or cancelled.",
+            autocompletion=complete_states,
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
     as_json: JsonOpt = False,
