@@ -131,9 +131,14 @@ class EntityAccess:
             self.key(type, "x")
         return self._store.list_entities(type, after, limit)
 
-    def delete_entity(self, type: str, id: str, *, writer: str = "api") -> None:
-        """Delete the entity (its file goes at the next export or sync)."""
+    def delete_entity(
+        self, type: str, id: str, *, if_version: int | None = None, writer: str = "api"
+    ) -> None:
+        """Delete the entity (its file goes at the next export or sync); ``if_version``
+        deletes only that version (ConflictError otherwise)."""
         key = self.key(type, id)
+        if if_version is not None:
+            self._check_version(key, self._store.get(key), if_version)
         if not self._store.delete(key, writer):
             raise NotFoundError(f"no entity {key}")
         self._bus.publish(EntityDeleted(str(key)))

@@ -203,7 +203,9 @@ def _load(source: str) -> dict[str, Any]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # the construct that failed starts at the context mark; the problem mark is often
+        # where the parser gave up, the start of the next line
+        mark = exc.context_mark or exc.problem_mark
         where = f" at line {mark.line + _FIRST_LINE}" if mark is not None else ""
         problem = exc.problem or exc.context or "error"
         raise InvalidDocumentError(f"invalid YAML frontmatter{where}: {problem}") from exc
