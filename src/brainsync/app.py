@@ -270,7 +270,9 @@ class Brain:
 
     @property
     def _entities(self) -> EntityAccess:
-        return EntityAccess(self.store, self.types, self.engine.mapper, self.bus)
+        return EntityAccess(
+            self.store, self.types, self.engine.mapper, self.bus, self.settings.max_file_bytes
+        )
 
     def put_entity(
         self,

@@ -32,11 +32,14 @@ class EntityAccess:
         types: Mapping[str, EntityType],
         mapper: PathMapper,
         bus: EventBus[object],
+        max_file_bytes: int | None = None,
     ) -> None:
         self._store = store
         self._types = types
         self._mapper = mapper
         self._bus = bus
+        #: The folder side's size limit; the store applies it too (None: no limit).
+        self._max_file_bytes = max_file_bytes
 
     def put_entity(
         self,
@@ -63,6 +66,7 @@ class EntityAccess:
             text = render(dict(metadata or {}), content or "")
         if "\x00" in text:
             raise InvalidInputError("a document cannot contain a NUL character (binary data?)")
+        self._check_size(key, text)
         parsed = parse(text)
         self._types[type].validate(parsed.metadata)
         now = datetime.now(UTC)
@@ -75,6 +79,19 @@ class EntityAccess:
         event = EntityCreated if change.kind == "created" else EntityUpdated
         self._bus.publish(event(str(key), entity.content_hash))
         return change.entity or entity
+
+    def _check_size(self, key: EntityKey, text: str) -> None:
+        """Refuse a document whose file would pass ``max_file_bytes``: every sync would
+        leave that file out, and the entity and its file would never converge (B15)."""
+        limit = self._max_file_bytes
+        if limit is None or len(text) * 4 <= limit:  # a character is at most 4 UTF-8 bytes
+            return
+        size = len(text.encode("utf-8"))
+        if size > limit:
+            raise InvalidInputError(
+                f"{key} would be a {size}-byte file, larger than the {limit}-byte limit "
+                "(max_file_bytes); not written"
+            )
 
     @staticmethod
     def _check_version(key: EntityKey, existing: Entity | None, if_version: int | None) -> None:

@@ -83,3 +83,10 @@ def test_unknown_key_in_the_config_file_stays_an_error(tmp_path: Path) -> None:
     (tmp_path / "brainsync.toml").write_text("chunk_sise = 3\n")
     result = brainsync(tmp_path, "status")
     assert result.returncode == 8 and "chunk_sise" in result.stderr
+
+
+def test_entity_put_larger_than_the_file_limit_is_refused(tmp_path: Path) -> None:
+    env = {"BRAINSYNC_MAX_FILE_BYTES": "100"}
+    result = brainsync(tmp_path, "entity", "put", "note", "big", stdin="x" * 101, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "100-byte limit (max_file_bytes)" in _one_line(result.stderr)

@@ -36,6 +36,7 @@ from brainsync.sync.work import (
     expect,
     make_record,
     report_of,
+    too_large,
     void_stale,
 )
 
@@ -242,6 +243,8 @@ class ChunkRunner(ConflictPolicies):
 
     def _do_export(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.entity is not None
+        if too_large(item, item.entity, options):
+            return
         item.outcome = Outcome.CREATED if item.snapshot is None else Outcome.UPDATED
         if not options.dry_run:
             self._write_entity(item, item.entity, options, result)
@@ -332,6 +335,8 @@ class ChunkRunner(ConflictPolicies):
         self, item: Item, entity: Entity, options: RunOptions, result: Result
     ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
+        if too_large(item, entity, options):
+            return
         data = entity.document.encode("utf-8")
         snapshot = item.snapshot
         if snapshot is None or snapshot.data != data:

@@ -67,6 +67,8 @@ class RunOptions:
     pause_seconds: float  # throttle: a pause before each chunk leaves I/O to others
     #: One-way runs write back what the other side deleted (``export --restore``).
     restore: bool
+    #: The folder side's size limit: an entity whose file would be larger is not written.
+    max_file_bytes: int
 
 
 @dataclass
@@ -175,6 +177,21 @@ def void_stale(stale: set[EntityKey], items: Iterable[Item]) -> None:
         moved_key = item.move_from.key if item.move_from else None
         if item.key in stale or moved_key in stale:
             item.void(Skip(item.path, reason))
+
+
+def too_large(item: Item, entity: Entity, options: RunOptions) -> bool:
+    """Whether the entity's file would pass the folder's size limit; if so the item says
+    so, as a skip naming the limit. Such a file is never written: every later scan would
+    leave it out, and the file and the entity would never converge again (B15)."""
+    limit = options.max_file_bytes
+    if len(entity.document) * 4 <= limit:  # a character is at most 4 UTF-8 bytes
+        return False
+    size = len(entity.document.encode("utf-8"))
+    if size <= limit:
+        return False
+    reason = f"{entity.key} is {size} bytes, larger than the {limit}-byte limit (max_file_bytes)"
+    item.void(Skip(item.path, f"{reason}; not written"))
+    return True
 
 
 def report_of(items: Iterable[Item], dry_run: bool) -> Report:
