@@ -25,7 +25,7 @@ from brainsync.sync.conflicts import ConflictPolicies
 from brainsync.sync.decision import Action, held_back, side_of
 from brainsync.sync.files import FileIO, read_snapshot, remove_file
 from brainsync.sync.held import left_alone
-from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
+from brainsync.sync.markdown import decode_file, parse
 from brainsync.sync.paths import PathGuard
 from brainsync.sync.work import (
     Item,
@@ -35,6 +35,7 @@ from brainsync.sync.work import (
     Write,
     expect,
     make_record,
+    mid_write,
     report_of,
     too_large,
     void_stale,
@@ -310,8 +311,7 @@ class ChunkRunner(ConflictPolicies):
         """Parse and validate the file; ``None`` (with the reason reported) when it can't be."""
         assert item.snapshot is not None
         text = decode_file(item.snapshot.data)
-        if is_probably_incomplete(text):
-            item.entries.append(Skip(item.path, "empty or incomplete; probably mid-write"))
+        if mid_write(item, text):
             return None
         parsed = parse(text)
         entity_type = self._types.get(item.key.type)
