@@ -10,7 +10,7 @@ their history and its records in one transaction).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Select, delete, func, select
 from brainsync.entities import Entity, EntityKey
 from brainsync.errors import InvalidInputError, TransientStoreError
 from brainsync.store.database import BATCH_SIZE, batches, positive
-from brainsync.store.history import HistoryStore
+from brainsync.store.history import HistoryStore, Latest
 from brainsync.store.records import (
     ChangeSet,
     EntityChange,
@@ -151,12 +151,13 @@ class Store(HistoryStore):
         }
         if changes.stale:
             changes = self._without_stale(conn, changes)
-        done = self._upsert_entities(conn, changes.upserts, stored)
+        latest = self._latest(conn, [*(e.key for e in changes.upserts), *changes.deletes])
+        done = self._upsert_entities(conn, changes.upserts, stored, latest)
         present = set(stored) | {change.key for change in done}  # a key in both ends deleted
         done += self._delete_entities(conn, changes.deletes, present)
         versions = {key: row.version for key, row in stored.items()}
         versions.update((c.key, c.entity.version) for c in done if c.entity is not None)
-        self._record_history(conn, done, versions, changes.writer)
+        self._record_history(conn, done, versions, latest, changes.writer)
         if changes.folder is not None:
             self._upsert_records(conn, changes.folder, changes.records)
             self._drop_records(conn, changes.folder, changes.drop_records)
@@ -200,14 +201,20 @@ class Store(HistoryStore):
         )
 
     def _upsert_entities(
-        self, conn: Connection, upserts: list[Entity], stored: dict[EntityKey, _Stored]
+        self,
+        conn: Connection,
+        upserts: list[Entity],
+        stored: dict[EntityKey, _Stored],
+        latest: Mapping[EntityKey, Latest],
     ) -> list[EntityChange]:
-        """Write the entities whose hash changed, in one bulk upsert."""
+        """Write the entities whose hash changed, in one bulk upsert; one created again
+        after a delete goes on from the versions of its earlier lives."""
         done: list[EntityChange] = []
         for entity in {entity.key: entity for entity in upserts}.values():
             old = stored.get(entity.key)
             if old is None:
-                new = entity if entity.version == 1 else replace(entity, version=1)
+                first = latest[entity.key].version + 1 if entity.key in latest else 1
+                new = entity if entity.version == first else replace(entity, version=first)
                 done.append(EntityChange("created", entity.key, new))
             elif old.content_hash != entity.content_hash:
                 new = replace(entity, version=old.version + 1, created=old.created)
