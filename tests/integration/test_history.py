@@ -98,6 +98,7 @@ def _downgrade_to_schema_2(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE entity_versions"))
+            conn.execute(text("ALTER TABLE entities DROP COLUMN life"))  # schema 4
             conn.execute(
                 text("UPDATE brainsync_meta SET value = '2' WHERE name = 'schema_version'")
             )

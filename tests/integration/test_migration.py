@@ -176,7 +176,9 @@ def _make_schema3_store(url: str) -> None:
                     text("UPDATE entities SET version = :v WHERE type = 'note' AND id = :id"),
                     {"v": rows[-1][0], "id": id_},
                 )
+            conn.execute(text("DROP INDEX ix_entity_versions_deleted"))
             conn.execute(text("ALTER TABLE entity_versions DROP COLUMN life"))
+            conn.execute(text("ALTER TABLE entities DROP COLUMN life"))
             conn.execute(
                 text("UPDATE brainsync_meta SET value = '3' WHERE name = 'schema_version'")
             )

@@ -10,7 +10,7 @@ their history and its records in one transaction).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -151,13 +151,13 @@ class Store(HistoryStore):
         }
         if changes.stale:
             changes = self._without_stale(conn, changes)
-        latest = self._latest(conn, [*(e.key for e in changes.upserts), *changes.deletes])
-        done = self._upsert_entities(conn, changes.upserts, stored, latest)
+        lives = {key: row.life for key, row in stored.items()}
+        done = self._upsert_entities(conn, changes.upserts, stored, lives)
         present = set(stored) | {change.key for change in done}  # a key in both ends deleted
         done += self._delete_entities(conn, changes.deletes, present)
         versions = {key: row.version for key, row in stored.items()}
         versions.update((c.key, c.entity.version) for c in done if c.entity is not None)
-        self._record_history(conn, done, versions, latest, changes.writer)
+        self._record_history(conn, done, versions, lives, changes.writer)
         if changes.folder is not None:
             self._upsert_records(conn, changes.folder, changes.records)
             self._drop_records(conn, changes.folder, changes.drop_records)
@@ -173,12 +173,12 @@ class Store(HistoryStore):
         found: dict[EntityKey, _Stored] = {}
         columns = (
             entities.c.type, entities.c.id, entities.c.content_hash,
-            entities.c.version, entities.c.created,
+            entities.c.version, entities.c.created, entities.c.life,
         )  # fmt: skip
         for batch in batches(list(dict.fromkeys(keys))):
             query = select(*columns).where(key_in(entities, batch)).with_for_update()
             found.update(
-                (EntityKey(r.type, r.id), _Stored(r.content_hash, r.version, r.created))
+                (EntityKey(r.type, r.id), _Stored(r.content_hash, r.version, r.created, r.life))
                 for r in conn.execute(query)
             )
         return found
@@ -205,21 +205,29 @@ class Store(HistoryStore):
         conn: Connection,
         upserts: list[Entity],
         stored: dict[EntityKey, _Stored],
-        latest: Mapping[EntityKey, Latest],
+        lives: dict[EntityKey, int],
     ) -> list[EntityChange]:
         """Write the entities whose hash changed, in one bulk upsert; one created again
-        after a delete goes on from the versions of its earlier lives."""
+        after a delete goes on from its last version, in a new life (added to ``lives``)."""
+        unique = {entity.key: entity for entity in upserts}
+        deleted = self._deleted(conn, [key for key in unique if key not in stored])
         done: list[EntityChange] = []
-        for entity in {entity.key: entity for entity in upserts}.values():
+        for entity in unique.values():
             old = stored.get(entity.key)
             if old is None:
-                first = latest[entity.key].version + 1 if entity.key in latest else 1
+                last = deleted.get(entity.key, Latest(0, 0))
+                lives[entity.key] = last.life + 1
+                first = last.version + 1
                 new = entity if entity.version == first else replace(entity, version=first)
                 done.append(EntityChange("created", entity.key, new))
             elif old.content_hash != entity.content_hash:
                 new = replace(entity, version=old.version + 1, created=old.created)
                 done.append(EntityChange("updated", entity.key, new))
-        rows = [entity_row(change.entity) for change in done if change.entity is not None]
+        rows = [
+            {**entity_row(change.entity), "life": lives[change.key]}
+            for change in done
+            if change.entity is not None
+        ]
         if rows:
             conn.execute(self._entity_upsert(), rows)
         return done
@@ -252,6 +260,7 @@ class _Stored(NamedTuple):
     content_hash: str
     version: int
     created: datetime
+    life: int
 
 
 def _hash_of(row: _Stored | None) -> str | None:

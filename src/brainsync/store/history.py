@@ -152,15 +152,21 @@ class HistoryStore(SyncStateStore):
             .limit(1)
         )
 
-    def _latest(self, conn: Connection, keys: Iterable[EntityKey]) -> dict[EntityKey, Latest]:
-        """The highest version and life of each key with history (one query per batch):
-        an entity created again goes on from there, so no version repeats for a key."""
+    def _deleted(self, conn: Connection, keys: Iterable[EntityKey]) -> dict[EntityKey, Latest]:
+        """The last version and life of each key that was deleted (from its newest
+        tombstone, which pruning keeps while the key has no entity): an entity created
+        again goes on from there, so no version repeats for a key."""
         v = entity_versions.c
         found: dict[EntityKey, Latest] = {}
-        for batch in batches(list(dict.fromkeys(keys))):
+        keys = list(dict.fromkeys(keys))
+        tombstone = select(v.seq).where(v.document.is_(None)).limit(1)
+        if not keys or conn.execute(tombstone).first() is None:
+            # a store without a delete (a first import) asks no more than that (an index)
+            return found
+        for batch in batches(keys):
             query = (
                 select(v.type, v.id, func.max(v.version), func.max(v.life))
-                .where(key_in(entity_versions, batch))
+                .where(v.document.is_(None), key_in(entity_versions, batch))
                 .group_by(v.type, v.id)
             )
             for type_, id_, version, life in conn.execute(query):
@@ -172,12 +178,12 @@ class HistoryStore(SyncStateStore):
         conn: Connection,
         done: list[EntityChange],
         versions: Mapping[EntityKey, int],
-        latest: Mapping[EntityKey, Latest],
+        lives: Mapping[EntityKey, int],
         writer: str | None,
     ) -> None:
         """Add a history row per change (inside :meth:`Store.apply`'s transaction)."""
         now = datetime.now(UTC)
-        rows = [_history_row(change, versions, latest, writer, now) for change in done]
+        rows = [_history_row(change, versions, lives, writer, now) for change in done]
         if rows:
             conn.execute(entity_versions.insert(), rows)
         if self.retention.bounded:
@@ -211,16 +217,13 @@ class HistoryStore(SyncStateStore):
 def _history_row(
     change: EntityChange,
     versions: Mapping[EntityKey, int],
-    latest: Mapping[EntityKey, Latest],
+    lives: Mapping[EntityKey, int],
     writer: str | None,
     now: datetime,
 ) -> dict[str, Any]:
     entity = change.entity
-    life = latest[change.key].life if change.key in latest else 0
-    if change.kind == "created" or life == 0:
-        life += 1  # a new life, or the first row of a key without history
     row = {"type": change.key.type, "id": change.key.id, "recorded": now, "writer": writer,
-           "life": life}  # fmt: skip
+           "life": lives.get(change.key, 1)}  # fmt: skip
     if entity is None:  # a delete: the tombstone carries the version that was deleted
         return {**row, "version": versions.get(change.key, 0), "document": None,
                 "content_hash": None, "updated": now}  # fmt: skip

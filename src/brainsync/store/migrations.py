@@ -38,12 +38,18 @@ def upgrade(conn: Connection, found: int) -> None:
         _from_1_to_2(conn)
     if found < 3:
         _from_2_to_3(conn)  # the table as schema 4 has it, one row per entity
-    if found == 3:
-        _from_3_to_4(conn)
+    if found < 4:
+        _from_3_to_4(conn, found)
 
 
-def _from_3_to_4(conn: Connection) -> None:
+def _from_3_to_4(conn: Connection, found: int) -> None:
+    conn.execute(text("ALTER TABLE entities ADD COLUMN life INTEGER NOT NULL DEFAULT 1"))
+    if found < 3:
+        return  # a history made just now: one row per entity, all in their first life
     conn.execute(text("ALTER TABLE entity_versions ADD COLUMN life INTEGER NOT NULL DEFAULT 1"))
+    for index in entity_versions.indexes:
+        if index.name == "ix_entity_versions_deleted":
+            index.create(conn)
     rows = conn.execute(
         text(
             "SELECT seq, type, id, version, document IS NULL AS dead FROM entity_versions "
@@ -51,11 +57,11 @@ def _from_3_to_4(conn: Connection) -> None:
         )
     )
     moved: list[dict[str, Any]] = []
-    current: dict[tuple[str, str], int] = {}
+    current: list[dict[str, Any]] = []
     for (type_, id_), group in groupby(rows, key=lambda row: (row.type, row.id)):
-        offset = _renumber(list(group), moved)
-        if offset:
-            current[(type_, id_)] = offset
+        offset, life = _renumber(list(group), moved)
+        if life > 1:
+            current.append({"type": type_, "id": id_, "offset": offset, "life": life})
     if moved:
         conn.execute(
             text("UPDATE entity_versions SET version = :version, life = :life WHERE seq = :seq"),
@@ -63,14 +69,17 @@ def _from_3_to_4(conn: Connection) -> None:
         )
     if current:
         conn.execute(
-            text("UPDATE entities SET version = version + :offset WHERE type = :type AND id = :id"),
-            [{"type": t, "id": i, "offset": offset} for (t, i), offset in current.items()],
+            text(
+                "UPDATE entities SET version = version + :offset, life = :life "
+                "WHERE type = :type AND id = :id"
+            ),
+            current,
         )
 
 
-def _renumber(rows: list[Row[Any]], moved: list[dict[str, Any]]) -> int:
+def _renumber(rows: list[Row[Any]], moved: list[dict[str, Any]]) -> tuple[int, int]:
     """Number one key's rows (oldest first) so no version repeats; add the rows that
-    change to ``moved``; return what the last life's versions moved by.
+    change to ``moved``; return the last life and what its versions moved by.
 
     A life begins at a row with a document after a tombstone, or at one whose version
     is not above the row before it (retention pruned the tombstone between them).
@@ -83,7 +92,7 @@ def _renumber(rows: list[Row[Any]], moved: list[dict[str, Any]]) -> int:
         if life > 1:
             moved.append({"seq": row.seq, "version": last, "life": life})
         before = row
-    return offset
+    return offset, life
 
 
 def _from_2_to_3(conn: Connection) -> None:

@@ -120,6 +120,8 @@ entities = Table(
     Column("version", Integer, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
+    #: Which life of the key this is (schema 4; see ``entity_versions``).
+    Column("life", Integer, nullable=False, server_default=text("1")),
 )
 #: Every entity's key and hash, so that a plan compares 100k sync records with their
 #: entities from this index alone (:mod:`brainsync.store.state`).
@@ -150,6 +152,15 @@ entity_versions = Table(
     #: Which life of the key: 1, then one more at each creation after a delete.
     Column("life", Integer, nullable=False, server_default=text("1")),
     Index("ix_entity_versions_key", "type", "id", "seq"),
+    #: The tombstones alone: where an entity created again finds its last version and life
+    #: (a first import of new entities looks here at no cost).
+    Index(
+        "ix_entity_versions_deleted",
+        "type",
+        "id",
+        sqlite_where=text("document IS NULL"),
+        postgresql_where=text("document IS NULL"),
+    ),
 )
 
 #: One row per folder (a directory on one host) that the store keeps in sync.
