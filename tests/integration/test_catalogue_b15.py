@@ -71,3 +71,20 @@ def test_export_reports_an_entity_already_over_the_limit(
     assert (disk.root / "small.md").read_text() == "small\n"
     preview = strict.export(dry_run=True)
     assert preview.skipped and not preview.created
+
+
+def test_a_merge_larger_than_the_limit_keeps_both_instead(
+    make_brain: BrainFactory, disk: Disk
+) -> None:
+    brain = make_brain(max_file_bytes=120)
+    base = "line one\n\nline two\n\nline three\n"
+    brain.put_entity("note", "m", text=base)
+    assert brain.sync().created == 1
+    disk.edit("m.md", "F" * 59 + "\n\n" + base)  # each side fits, both together do not
+    brain.put_entity("note", "m", text=base + "\n" + "S" * 59 + "\n")
+    report = brain.sync()
+    assert report.merged == [] and len(report.conflicts) == 1, report
+    assert "larger than the 120-byte limit (max_file_bytes)" in report.conflicts[0].resolution
+    assert brain.get_entity("note", "m").document == disk.read("m.md").decode()  # file kept
+    second = brain.sync()
+    assert (second.created, second.updated, second.conflicts, second.skipped) == (0, 0, [], [])
