@@ -79,7 +79,7 @@ def _from_3_to_4(conn: Connection, found: int) -> None:
 
 def _renumber(rows: list[Row[Any]], moved: list[dict[str, Any]]) -> tuple[int, int]:
     """Number one key's rows (oldest first) so no version repeats; add the rows that
-    change to ``moved``; return the last life and what its versions moved by.
+    change to ``moved``; return what the last life's versions moved by, and that life.
 
     A life begins at a row with a document after a tombstone, or at one whose version
     is not above the row before it (retention pruned the tombstone between them).

@@ -172,7 +172,8 @@ def render(metadata: Mapping[str, Any], body: str) -> str:
 
 
 def is_probably_incomplete(text: str) -> bool:
-    """True for a file caught mid-write: empty, whitespace only, or a lone ``---``."""
+    """True for text a writer may be in the middle of: empty, blank, or a lone ``---``
+    (what becomes of it once it settles: :func:`brainsync.sync.work.mid_write`)."""
     stripped = text.removeprefix(_BOM).strip()
     return stripped in ("", "---")
 
