@@ -15,7 +15,7 @@ from typing import Any
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import ConflictError, InvalidInputError, NotFoundError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
-from brainsync.store import Store
+from brainsync.store import ChangeSet, Store
 from brainsync.store.history import EntityVersion
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.paths import PathMapper
@@ -154,9 +154,15 @@ class EntityAccess:
         """Delete the entity (its file goes at the next export or sync); ``if_version``
         deletes only that version (ConflictError otherwise)."""
         key = self.key(type, id)
+        changes = ChangeSet(deletes=[key], writer=writer)
         if if_version is not None:
-            self._check_version(key, self._store.get(key), if_version)
-        if not self._store.delete(key, writer):
+            existing = self._store.get(key)
+            self._check_version(key, existing, if_version)
+            if existing is not None:  # a change after this read voids the delete
+                changes.expected[key] = existing.content_hash
+        if not self._store.apply(changes):
+            if changes.stale:
+                raise ConflictError(f"{key} changed since version {if_version}; not deleted")
             raise NotFoundError(f"no entity {key}")
         self._bus.publish(EntityDeleted(str(key)))
 
