@@ -271,7 +271,9 @@ class Brain:
 
     @property
     def _entities(self) -> EntityAccess:
-        return EntityAccess(self.store, self.types, self.engine.mapper, self.bus)
+        return EntityAccess(
+            self.store, self.types, self.engine.mapper, self.bus, self.settings.max_file_bytes
+        )
 
     def put_entity(
         self,
@@ -319,9 +321,12 @@ class Brain:
         """One keyset page of entities, ordered by (type, id)."""
         return self._entities.list_entities(type, after, limit)
 
-    def delete_entity(self, type: str, id: str, *, writer: str = "api") -> None:
-        """Delete the entity (its file goes at the next export or sync)."""
-        self._entities.delete_entity(type, id, writer=writer)
+    def delete_entity(
+        self, type: str, id: str, *, if_version: int | None = None, writer: str = "api"
+    ) -> None:
+        """Delete the entity (its file goes at the next export or sync); ``if_version``
+        deletes only that version (ConflictError otherwise)."""
+        self._entities.delete_entity(type, id, if_version=if_version, writer=writer)
 
     # -- status -----------------------------------------------------------------------------
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from brainsync.errors import ConfigError
 
-__all__ = ["CONFLICT_POLICIES", "ENV_PREFIX", "ConflictPolicy", "Settings", "load_settings"]
+__all__ = [
+    "CONFLICT_POLICIES",
+    "ENV_PREFIX",
+    "ConflictPolicy",
+    "Settings",
+    "load_settings",
+    "unknown_env_warning",
+]
 
 ENV_PREFIX = "BRAINSYNC_"
 
@@ -173,15 +180,36 @@ def _from_file(path: Path) -> dict[str, Any]:
     return {k.replace("-", "_"): v for k, v in section.items()}
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    aliases = {"dir": "directory"}
-    found: dict[str, Any] = {}
+_ENV_ALIASES = {"dir": "directory"}
+
+
+def _env_names(env: Mapping[str, str]) -> dict[str, str]:
+    """Each ``BRAINSYNC_*`` variable that is set, by the setting it names."""
+    found: dict[str, str] = {}
     for key, value in env.items():
         if key.startswith(ENV_PREFIX) and value != "":
             name = key[len(ENV_PREFIX) :].lower()
-            found[aliases.get(name, name)] = value
-    found.pop("config", None)
+            found[_ENV_ALIASES.get(name, name)] = key
     return found
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings ``BRAINSYNC_*`` variables give; other tools may share the prefix, so
+    a variable that names no setting is left out (:func:`unknown_env_warning` names it)."""
+    known = {f.name for f in fields(Settings)}
+    return {name: env[key] for name, key in _env_names(env).items() if name in known}
+
+
+def unknown_env_warning(env: Mapping[str, str]) -> str | None:
+    """The warning an interface prints for ``BRAINSYNC_*`` variables that name no setting."""
+    known = {f.name for f in fields(Settings)} | {"config"}
+    unknown = sorted(key for name, key in _env_names(env).items() if name not in known)
+    if not unknown:
+        return None
+    return (
+        f"warning: ignoring {', '.join(unknown)}: not a brainsync setting "
+        "(the README lists the settings)"
+    )
 
 
 def load_settings(
@@ -192,7 +220,9 @@ def load_settings(
     """Build settings from defaults, a config file, ``BRAINSYNC_*`` variables and arguments.
 
     ``config_file`` defaults to ``BRAINSYNC_CONFIG`` or ``./brainsync.toml`` when present.
-    Unknown keys are an error, so a typo never silently falls back to a default.
+    Unknown keys of the file and the arguments are an error, so a typo never silently falls
+    back to a default; unknown ``BRAINSYNC_*`` variables are left out (other tools share
+    the prefix): interfaces warn of them with :func:`unknown_env_warning`.
     """
     env = env or {}
     if config_file is None and env.get(ENV_PREFIX + "CONFIG"):

@@ -15,7 +15,7 @@ from typing import Any
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import ConflictError, InvalidInputError, NotFoundError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
-from brainsync.store import Store
+from brainsync.store import ChangeSet, Store
 from brainsync.store.history import EntityVersion
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.paths import PathMapper
@@ -32,11 +32,14 @@ class EntityAccess:
         types: Mapping[str, EntityType],
         mapper: PathMapper,
         bus: EventBus[object],
+        max_file_bytes: int | None = None,
     ) -> None:
         self._store = store
         self._types = types
         self._mapper = mapper
         self._bus = bus
+        #: The folder side's size limit; the store applies it too (None: no limit).
+        self._max_file_bytes = max_file_bytes
 
     def put_entity(
         self,
@@ -63,6 +66,7 @@ class EntityAccess:
             text = render(dict(metadata or {}), content or "")
         if "\x00" in text:
             raise InvalidInputError("a document cannot contain a NUL character (binary data?)")
+        self._check_size(key, text)
         parsed = parse(text)
         self._types[type].validate(parsed.metadata)
         now = datetime.now(UTC)
@@ -75,6 +79,19 @@ class EntityAccess:
         event = EntityCreated if change.kind == "created" else EntityUpdated
         self._bus.publish(event(str(key), entity.content_hash))
         return change.entity or entity
+
+    def _check_size(self, key: EntityKey, text: str) -> None:
+        """Refuse a document whose file would pass ``max_file_bytes``: every sync would
+        leave that file out, and the entity and its file would never converge (B15)."""
+        limit = self._max_file_bytes
+        if limit is None or len(text) * 4 <= limit:  # a character is at most 4 UTF-8 bytes
+            return
+        size = len(text.encode("utf-8"))
+        if size > limit:
+            raise InvalidInputError(
+                f"{key} would be a {size}-byte file, larger than the {limit}-byte limit "
+                "(max_file_bytes); not written"
+            )
 
     @staticmethod
     def _check_version(key: EntityKey, existing: Entity | None, if_version: int | None) -> None:
@@ -131,10 +148,21 @@ class EntityAccess:
             self.key(type, "x")
         return self._store.list_entities(type, after, limit)
 
-    def delete_entity(self, type: str, id: str, *, writer: str = "api") -> None:
-        """Delete the entity (its file goes at the next export or sync)."""
+    def delete_entity(
+        self, type: str, id: str, *, if_version: int | None = None, writer: str = "api"
+    ) -> None:
+        """Delete the entity (its file goes at the next export or sync); ``if_version``
+        deletes only that version (ConflictError otherwise)."""
         key = self.key(type, id)
-        if not self._store.delete(key, writer):
+        changes = ChangeSet(deletes=[key], writer=writer)
+        if if_version is not None:
+            existing = self._store.get(key)
+            self._check_version(key, existing, if_version)
+            if existing is not None:  # a change after this read voids the delete
+                changes.expected[key] = existing.content_hash
+        if not self._store.apply(changes):
+            if changes.stale:
+                raise ConflictError(f"{key} changed since version {if_version}; not deleted")
             raise NotFoundError(f"no entity {key}")
         self._bus.publish(EntityDeleted(str(key)))
 

@@ -47,9 +47,49 @@ def test_lookups_by_version_and_by_hash(store: Store) -> None:
     assert store.document_with_hash(KEY, version(1).content_hash) == "v1\n"
     assert store.document_with_hash(KEY, "nope") is None
     store.delete(KEY)
-    store.put(version(9))  # created again: version 1 of a new life
-    again = store.entity_version(KEY, 1)
-    assert again is not None and again.document == "v9\n"  # the latest row at version 1
+    store.put(version(9))  # created again: version 4, in a new life
+    first = store.entity_version(KEY, 1)
+    assert first is not None and first.document == "v1\n" and first.life == 1
+    again = store.entity_version(KEY, 4)
+    assert again is not None and again.document == "v9\n" and again.life == 2
+
+
+def test_versions_never_repeat_for_a_key_across_deletes(store: Store) -> None:
+    store.apply(ChangeSet(upserts=[version(1)], writer="api"))
+    store.apply(ChangeSet(upserts=[version(2)], writer="api"))
+    store.delete(KEY, "api")
+    created = store.put(version(3), "api")  # created again
+    assert created is not None and created.kind == "created"
+    assert created.entity is not None and created.entity.version == 3
+    store.put(version(4), "api")
+    store.delete(KEY, "api")
+    store.apply(ChangeSet(upserts=[version(5), version(1, EntityKey("note", "o"))]))
+    rows = store.entity_history(KEY)
+    assert [(r.version, r.life, r.deleted) for r in rows] == [
+        (1, 1, False), (2, 1, False), (2, 1, True),
+        (3, 2, False), (4, 2, False), (4, 2, True),
+        (5, 3, False),
+    ]  # fmt: skip
+    current = store.get(KEY)
+    assert current is not None and current.version == 5
+    assert [(r.version, r.life) for r in store.entity_history(EntityKey("note", "o"))] == [(1, 1)]
+    assert [store.entity_version(KEY, n).document for n in (1, 3, 5)] == ["v1\n", "v3\n", "v5\n"]  # type: ignore[union-attr]
+
+
+def test_versions_go_on_when_retention_pruned_the_earlier_life(store: Store) -> None:
+    store.retention = Retention(versions=1)
+    for n in (1, 2, 3):
+        store.put(version(n))
+    store.delete(KEY)
+    assert [(r.version, r.deleted) for r in store.entity_history(KEY)] == [(3, True)]
+    store.put(version(4))  # the tombstone was the newest row, so it was kept: 3 + 1
+    store.put(version(5))
+    assert [(r.version, r.life) for r in store.entity_history(KEY)] == [(5, 2)]
+    store.delete(KEY)
+    store.put(version(6))
+    current = store.get(KEY)
+    assert current is not None and current.version == 6
+    assert [(r.version, r.life) for r in store.entity_history(KEY)][-1] == (6, 3)
 
 
 def test_retention_prunes_only_touched_keys_and_keeps_the_newest(store: Store) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 import tracemalloc
 import unicodedata
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +84,10 @@ def test_b1_invalid_frontmatter_is_reported_and_kept(
 @pytest.mark.parametrize(
     "data", [b"", b"   \n\t\n", b"---", b"---\n", b"\xef\xbb\xbf", b"\n---\n  \n"]
 )
-def test_b2_empty_or_lone_fence_is_skipped(data: bytes, brain: Brain, disk: Any, rows: Any) -> None:
+def test_b2_empty_or_lone_fence_is_skipped_while_young(
+    data: bytes, brain: Brain, disk: Any, rows: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("brainsync.sync.work.SETTLE_SECONDS", 3600.0)  # every file is young
     seed_posts(brain, "kept", "other")
     before = brain.get_entity("post", "kept")
     disk.edit("post/kept.md", data)
@@ -106,6 +111,60 @@ def test_b2_empty_or_lone_fence_is_skipped(data: bytes, brain: Brain, disk: Any,
     disk.edit("post/kept.md", post("kept", "Finished."))
     assert brain.sync().updated == 1
     assert brain.get_entity("post", "kept").document == post("kept", "Finished.")
+
+
+def _age(path: Path, seconds: float = 3600.0) -> None:
+    """Make the file's last change ``seconds`` old: it has settled."""
+    then = int((time.time() - seconds) * 1e9)
+    os.utime(path, ns=(then, then))
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"   \n\t\n", b"\xef\xbb\xbf"], ids=["empty", "blank", "bom"]
+)
+def test_b2_settled_empty_file_is_an_empty_note_and_round_trips(
+    data: bytes, make_brain: Any, disk: Any, tmp_path: Path
+) -> None:
+    brain = make_brain()
+    _age(disk.write("idea.md", data))
+    report = brain.sync()
+    assert (report.created, report.skipped, report.errors) == (1, [], [])
+    entity = brain.get_entity("note", "idea")
+    assert entity.document.encode("utf-8") == data and entity.metadata == {}
+    assert brain.sync().created == 0  # settled: nothing to do again
+    # the empty entity exported to a fresh folder is the same bytes
+    (tmp_path / "restored").mkdir()
+    with Brain(replace(brain.settings, directory=tmp_path / "restored")) as elsewhere:
+        assert elsewhere.export().created == 1
+    assert (tmp_path / "restored" / "idea.md").read_bytes() == data
+
+
+def test_b2_young_empty_file_is_deferred_then_imported(
+    brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("brainsync.sync.work.SETTLE_SECONDS", 3600.0)
+    path = disk.write("idea.md", b"")
+    report = brain.sync()
+    assert report.skipped == [Skip("idea.md", "empty or incomplete; probably mid-write")]
+    assert report.created == 0 and path.exists()
+    _age(path, 7200.0)  # the writer is long gone: it has settled
+    assert brain.sync().created == 1
+    assert brain.get_entity("note", "idea").document == ""
+
+
+@pytest.mark.parametrize("data", [b"---", b"---\n", b" --- \n"])
+def test_b2_settled_lone_fence_is_reported_as_incomplete_frontmatter(
+    data: bytes, brain: Brain, disk: Any, rows: Any
+) -> None:
+    seed_posts(brain, "kept")
+    _age(disk.write("fence.md", data))
+    disk.edit("post/kept.md", data)
+    _age(disk.root / "post" / "kept.md")
+    report = brain.sync()
+    assert error_paths(report.errors) == ["fence.md", "post/kept.md"]
+    assert all("incomplete frontmatter" in e.error for e in report.errors), report.errors
+    assert set(rows(brain)) == {"post:kept"}  # nothing deleted, nothing imported
+    assert disk.read("fence.md") == data
 
 
 # -- B3: not UTF-8, binary ----------------------------------------------------------------

@@ -62,8 +62,8 @@ def test_delete_leaves_a_tombstone_and_revert_brings_it_back(brain: Brain) -> No
         (2, True, "api"),
     ]
     back = brain.revert_entity("note", "gone", to=2)
-    assert (back.version, back.document) == (1, DOC.format(2))  # created again
-    assert len(brain.entity_history("note", "gone")) == 4
+    assert (back.version, back.document) == (3, DOC.format(2))  # created again, goes on
+    assert [v.life for v in brain.entity_history("note", "gone")] == [1, 1, 1, 2]
     with pytest.raises(NotFoundError):
         brain.entity_history("note", "never")
 
@@ -98,6 +98,7 @@ def _downgrade_to_schema_2(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE entity_versions"))
+            conn.execute(text("ALTER TABLE entities DROP COLUMN life"))  # schema 4
             conn.execute(
                 text("UPDATE brainsync_meta SET value = '2' WHERE name = 'schema_version'")
             )
@@ -117,7 +118,7 @@ def test_schema_2_store_upgrades_with_a_merge_base(
     _downgrade_to_schema_2(store_url)
 
     with open_store(store_url) as store:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
     brain = make_brain()
     history = brain.entity_history("note", "a")
     assert [(v.version, v.writer) for v in history] == [(2, "upgrade")]

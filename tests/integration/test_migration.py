@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ from sqlalchemy import create_engine, text
 
 from brainsync.app import Brain
 from brainsync.config import Settings
+from brainsync.entities import Entity, EntityKey, document_hash
 from brainsync.store import SCHEMA_VERSION, open_store
 from brainsync.store.migrations import UNCLAIMED_LABEL
+from brainsync.store.schema import entity_versions
 
 SCHEMA1 = Path(__file__).resolve().parents[1] / "fixtures" / "schema1"
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -133,3 +136,77 @@ def test_opening_twice_upgrades_once(tmp_path: Path, schema1_url: str) -> None:
             }
         engine.dispose()
         assert "sync_state_v1" not in names and {"folders", "sync_state"} <= names
+
+
+# -- schema 3: versions began again at 1 after a delete ------------------------------------
+
+T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+#: Each key's schema-3 history, oldest first: (version, document; None for a tombstone).
+SCHEMA3_HISTORY = {
+    "a": [(1, "a1\n"), (2, "a2\n"), (2, None), (1, "a3\n"), (2, "a4\n")],
+    "b": [(1, "b1\n"), (2, "b2\n")],
+    "c": [(1, "c1\n"), (2, "c2\n"), (1, "c3\n")],  # retention pruned the tombstone
+    "d": [(1, "d1\n"), (1, None)],  # deleted, never created again
+}
+
+
+def _make_schema3_store(url: str) -> None:
+    """A store as schema 3 left it: repeated versions after a delete, no ``life``."""
+    with open_store(url) as store:
+        for id_, rows in SCHEMA3_HISTORY.items():
+            document = rows[-1][1]
+            if document is not None:
+                store.put(Entity(EntityKey("note", id_), document, document, {}, T0, T0))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM entity_versions"))
+            conn.execute(
+                entity_versions.insert(),
+                [
+                    {"type": "note", "id": id_, "version": version, "document": document,
+                     "content_hash": None if document is None else document_hash(document),
+                     "updated": T0, "recorded": T0, "writer": "api"}
+                    for id_, rows in SCHEMA3_HISTORY.items()
+                    for version, document in rows
+                ],
+            )  # fmt: skip
+            for id_, rows in SCHEMA3_HISTORY.items():
+                conn.execute(
+                    text("UPDATE entities SET version = :v WHERE type = 'note' AND id = :id"),
+                    {"v": rows[-1][0], "id": id_},
+                )
+            conn.execute(text("DROP INDEX ix_entity_versions_deleted"))
+            conn.execute(text("ALTER TABLE entity_versions DROP COLUMN life"))
+            conn.execute(text("ALTER TABLE entities DROP COLUMN life"))
+            conn.execute(
+                text("UPDATE brainsync_meta SET value = '3' WHERE name = 'schema_version'")
+            )
+    finally:
+        engine.dispose()
+
+
+def test_schema3_store_numbers_versions_so_none_repeats(store_url: str) -> None:
+    _make_schema3_store(store_url)
+    with open_store(store_url) as store:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+        def history(id_: str) -> list[tuple[int, int, bool]]:
+            rows = store.entity_history(EntityKey("note", id_))
+            return [(r.version, r.life, r.deleted) for r in rows]
+
+        assert history("a") == [(1, 1, False), (2, 1, False), (2, 1, True), (3, 2, False),
+                                (4, 2, False)]  # fmt: skip
+        assert history("b") == [(1, 1, False), (2, 1, False)]
+        assert history("c") == [(1, 1, False), (2, 1, False), (3, 2, False)]
+        assert history("d") == [(1, 1, False), (1, 1, True)]
+        versions = {e.id: e.version for e in store.list_entities()}
+        assert versions == {"a": 4, "b": 2, "c": 3}
+        a = EntityKey("note", "a")
+        documents = [store.entity_version(a, n) for n in (1, 2, 3, 4)]
+        assert [d.document if d else None for d in documents] == ["a1\n", "a2\n", "a3\n", "a4\n"]
+        store.delete(a)
+        store.put(Entity(a, "a5\n", "a5\n", {}, T0, T0))
+        assert history("a")[-2:] == [(4, 2, True), (5, 3, False)]
+    with open_store(store_url) as again:  # opened again: nothing is renumbered twice
+        assert [e.version for e in again.list_entities()] == [5, 2, 3]

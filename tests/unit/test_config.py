@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from brainsync.config import Settings, load_settings
+from brainsync.config import Settings, load_settings, unknown_env_warning
 from brainsync.errors import ConfigError
 
 
@@ -47,3 +47,26 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
 def test_bad_settings_are_errors(arguments: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(arguments, {})
+
+
+def test_unknown_environment_variables_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    env = {
+        "BRAINSYNC_CHUNK_SIZE": "9",
+        "BRAINSYNC_DIR": "d",
+        "BRAINSYNC_CONFIG": "",
+        "BRAINSYNC_API_KEY": "other tool",
+        "BRAINSYNC_CHUNK_SISE": "3",
+    }
+    settings = load_settings({}, env)
+    assert (settings.chunk_size, settings.directory) == (9, Path("d"))
+    warning = unknown_env_warning(env)
+    assert warning is not None
+    assert "BRAINSYNC_API_KEY, BRAINSYNC_CHUNK_SISE" in warning and "CHUNK_SIZE," not in warning
+    assert unknown_env_warning({"BRAINSYNC_DIR": "d", "BRAINSYNC_CONFIG": "c.toml"}) is None
+
+
+def test_unknown_key_in_the_config_file_is_still_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "brainsync.toml"
+    config.write_text("chunk_sise = 3\n")
+    with pytest.raises(ConfigError, match="chunk_sise"):
+        load_settings({}, {}, config)

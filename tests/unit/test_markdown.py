@@ -286,6 +286,20 @@ def test_syntax_error_reports_file_line() -> None:
         parse("---\na: 1\n b: 2\nc: 3\n---\n")
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("---\ntitle: a\nbad line\nok: 1\n---\n", 3),  # no ':' on line 3
+        ("---\ntitle: a\nx: [1, 2\nok: 1\n---\n", 3),  # a list opened on line 3
+        ('---\ntitle: "a\nok: 1\n---\n', 2),  # a quote opened on line 2
+        ("---\ntitle: a\nx: {a: 1\n---\n", 3),
+    ],
+)
+def test_syntax_error_points_at_the_line_that_is_wrong(text: str, line: int) -> None:
+    with pytest.raises(InvalidDocumentError, match=f"at line {line}:"):
+        parse(text)
+
+
 def test_billion_laughs_is_rejected() -> None:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for n in range(1, 10):

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from brainsync.app import Brain
-from brainsync.errors import BrainsyncError
+from brainsync.errors import BrainsyncError, InvalidInputError
 from brainsync.interfaces import cli_folders, cli_hosts, cli_jobs, cli_watch, mcp
 from brainsync.interfaces.completion import complete_policies, complete_types
 from brainsync.interfaces.console import (
@@ -50,6 +50,13 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
 ]
 NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Print the job id and return at once.")]
+IfVersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        help="Only if the entity is at this version (0: it must not exist); else exit 4.",
+    ),
+]
 TypesOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -59,6 +66,14 @@ TypesOpt = Annotated[
         autocompletion=complete_types,
     ),
 ]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from brainsync import __version__
+
+        out.print(f"brainsync {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -82,6 +97,12 @@ def _global(
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Tracebacks and the job engine's log on stderr.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
     ] = False,
 ) -> None:
     """Global options; each also comes from a BRAINSYNC_* variable or the config file."""
@@ -206,12 +227,32 @@ def entity_put(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Markdown file (default: stdin).")
     ] = None,
+    if_version: IfVersionOpt = None,
 ) -> None:
     """Create or update an entity from a markdown document."""
-    text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
+    text = _read_document(file)
     with open_brain(ctx) as brain:
-        entity = brain.put_entity(type, id, text=text)
+        entity = brain.put_entity(type, id, text=text, if_version=if_version)
     out.print(f"{entity.type}:{entity.id} version {entity.version}")
+
+
+def _read_document(file: Path | None) -> str:
+    """The UTF-8 text of ``file`` (stdin when None); unreadable input is an input error."""
+    name = str(file) if file else "stdin"
+    try:
+        data = file.read_bytes() if file else sys.stdin.buffer.read()
+    except FileNotFoundError:
+        raise InvalidInputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{name}: is a directory, not a markdown file") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{name}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{name}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+        ) from None
 
 
 VersionOpt = Annotated[
@@ -283,10 +324,10 @@ def _all_entities(brain: Brain, type: str | None) -> Iterator[Any]:
 
 
 @entity_app.command("delete")
-def entity_delete(ctx: typer.Context, type: str, id: str) -> None:
+def entity_delete(ctx: typer.Context, type: str, id: str, if_version: IfVersionOpt = None) -> None:
     """Delete an entity (its file goes at the next export or sync)."""
     with open_brain(ctx) as brain:
-        brain.delete_entity(type, id)
+        brain.delete_entity(type, id, if_version=if_version)
     out.print(f"deleted {type}:{id}")
 
 

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import typer
 
 from brainsync.app import Brain
-from brainsync.config import ConflictPolicy, Settings, load_settings
+from brainsync.config import ConflictPolicy, Settings, load_settings, unknown_env_warning
 from brainsync.errors import BrainsyncError, JobError, job_failure
 from brainsync.interfaces.progress_lines import progress_lines
 from brainsync.interfaces.render import print_json, print_report
@@ -108,7 +108,13 @@ class SettingsSource:
         self._config = config
 
     def __call__(self) -> Settings:
+        warning = unknown_env_warning(os.environ)
+        if warning is not None and not SettingsSource._warned:
+            SettingsSource._warned = True  # once per process, however many brains it opens
+            err.print(warning)
         return load_settings(self.overrides, os.environ, self._config)
+
+    _warned = False
 
 
 @contextmanager

@@ -176,10 +176,13 @@ def main(argv: Sequence[str]) -> bool:
     request = parse_command_line(argv)
     if request is None:
         return False
-    from brainsync.config import load_settings
+    from brainsync.config import load_settings, unknown_env_warning
 
     if request.verbose:
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    warning = unknown_env_warning(os.environ)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     try:
         settings = load_settings(request.overrides, os.environ, request.config)
         serve(settings, request.http, watch=request.watch)

@@ -88,6 +88,7 @@ class VersionItem(BaseModel):
     updated: str
     recorded: str
     writer: str | None
+    life: int = Field(description="1; one more each time it was created again after a delete.")
 
 
 class HistoryView(BaseModel):

@@ -82,10 +82,15 @@ def _merged_line(item: Merged) -> str:
 
 
 def print_history(console: Terminal, history: Sequence[EntityVersion]) -> None:
-    """One line per kept version: version, time, what wrote it, hash (or ``deleted``)."""
+    """One line per kept version: version, time, what wrote it, hash (or ``deleted``);
+    the first kept version of each later life says the entity was created again."""
+    life = history[0].life if history else 1
     for row in history:
         what = "deleted" if row.deleted else (row.content_hash or "")[:12]
         line = f"v{row.version}  {row.recorded:%Y-%m-%d %H:%M:%S}  {row.writer or '-'}  {what}"
+        if row.life != life:
+            line += f"  (created again after a delete: life {row.life})"
+            life = row.life
         console.print(line)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Select, delete, func, select
 from brainsync.entities import Entity, EntityKey
 from brainsync.errors import InvalidInputError, TransientStoreError
 from brainsync.store.database import BATCH_SIZE, batches, positive
-from brainsync.store.history import HistoryStore
+from brainsync.store.history import HistoryStore, Latest
 from brainsync.store.records import (
     ChangeSet,
     EntityChange,
@@ -151,12 +151,13 @@ class Store(HistoryStore):
         }
         if changes.stale:
             changes = self._without_stale(conn, changes)
-        done = self._upsert_entities(conn, changes.upserts, stored)
+        lives = {key: row.life for key, row in stored.items()}
+        done = self._upsert_entities(conn, changes.upserts, stored, lives)
         present = set(stored) | {change.key for change in done}  # a key in both ends deleted
         done += self._delete_entities(conn, changes.deletes, present)
         versions = {key: row.version for key, row in stored.items()}
         versions.update((c.key, c.entity.version) for c in done if c.entity is not None)
-        self._record_history(conn, done, versions, changes.writer)
+        self._record_history(conn, done, versions, lives, changes.writer)
         if changes.folder is not None:
             self._upsert_records(conn, changes.folder, changes.records)
             self._drop_records(conn, changes.folder, changes.drop_records)
@@ -172,12 +173,12 @@ class Store(HistoryStore):
         found: dict[EntityKey, _Stored] = {}
         columns = (
             entities.c.type, entities.c.id, entities.c.content_hash,
-            entities.c.version, entities.c.created,
+            entities.c.version, entities.c.created, entities.c.life,
         )  # fmt: skip
         for batch in batches(list(dict.fromkeys(keys))):
             query = select(*columns).where(key_in(entities, batch)).with_for_update()
             found.update(
-                (EntityKey(r.type, r.id), _Stored(r.content_hash, r.version, r.created))
+                (EntityKey(r.type, r.id), _Stored(r.content_hash, r.version, r.created, r.life))
                 for r in conn.execute(query)
             )
         return found
@@ -200,19 +201,33 @@ class Store(HistoryStore):
         )
 
     def _upsert_entities(
-        self, conn: Connection, upserts: list[Entity], stored: dict[EntityKey, _Stored]
+        self,
+        conn: Connection,
+        upserts: list[Entity],
+        stored: dict[EntityKey, _Stored],
+        lives: dict[EntityKey, int],
     ) -> list[EntityChange]:
-        """Write the entities whose hash changed, in one bulk upsert."""
+        """Write the entities whose hash changed, in one bulk upsert; one created again
+        after a delete goes on from its last version, in a new life (added to ``lives``)."""
+        unique = {entity.key: entity for entity in upserts}
+        deleted = self._deleted(conn, [key for key in unique if key not in stored])
         done: list[EntityChange] = []
-        for entity in {entity.key: entity for entity in upserts}.values():
+        for entity in unique.values():
             old = stored.get(entity.key)
             if old is None:
-                new = entity if entity.version == 1 else replace(entity, version=1)
+                last = deleted.get(entity.key, Latest(0, 0))
+                lives[entity.key] = last.life + 1
+                first = last.version + 1
+                new = entity if entity.version == first else replace(entity, version=first)
                 done.append(EntityChange("created", entity.key, new))
             elif old.content_hash != entity.content_hash:
                 new = replace(entity, version=old.version + 1, created=old.created)
                 done.append(EntityChange("updated", entity.key, new))
-        rows = [entity_row(change.entity) for change in done if change.entity is not None]
+        rows = [
+            {**entity_row(change.entity), "life": lives[change.key]}
+            for change in done
+            if change.entity is not None
+        ]
         if rows:
             conn.execute(self._entity_upsert(), rows)
         return done
@@ -245,6 +260,7 @@ class _Stored(NamedTuple):
     content_hash: str
     version: int
     created: datetime
+    life: int
 
 
 def _hash_of(row: _Stored | None) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import RowMapping
@@ -24,7 +24,7 @@ from brainsync.store.records import EntityChange
 from brainsync.store.schema import entity_versions, key_in
 from brainsync.store.state import SyncStateStore
 
-__all__ = ["EntityVersion", "HistoryStore", "Retention"]
+__all__ = ["EntityVersion", "HistoryStore", "Latest", "Retention"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class EntityVersion:
     updated: datetime
     recorded: datetime
     writer: str | None
+    #: Which life of the key (1; one more each time it is created again after a delete).
+    life: int = 1
 
     @property
     def deleted(self) -> bool:
@@ -70,6 +72,7 @@ class EntityVersion:
             "updated": self.updated.isoformat(),
             "recorded": self.recorded.isoformat(),
             "writer": self.writer,
+            "life": self.life,
         }
         if with_document:
             data["document"] = self.document
@@ -86,7 +89,15 @@ def _version_from_row(row: RowMapping) -> EntityVersion:
         updated=row["updated"],
         recorded=row["recorded"],
         writer=row["writer"],
+        life=row["life"],
     )
+
+
+class Latest(NamedTuple):
+    """The highest version and life a key's history holds."""
+
+    version: int
+    life: int
 
 
 class HistoryStore(SyncStateStore):
@@ -141,16 +152,38 @@ class HistoryStore(SyncStateStore):
             .limit(1)
         )
 
+    def _deleted(self, conn: Connection, keys: Iterable[EntityKey]) -> dict[EntityKey, Latest]:
+        """The last version and life of each key that was deleted (from its newest
+        tombstone, which pruning keeps while the key has no entity): an entity created
+        again goes on from there, so no version repeats for a key."""
+        v = entity_versions.c
+        found: dict[EntityKey, Latest] = {}
+        keys = list(dict.fromkeys(keys))
+        tombstone = select(v.seq).where(v.document.is_(None)).limit(1)
+        if not keys or conn.execute(tombstone).first() is None:
+            # a store without a delete (a first import) asks no more than that (an index)
+            return found
+        for batch in batches(keys):
+            query = (
+                select(v.type, v.id, func.max(v.version), func.max(v.life))
+                .where(v.document.is_(None), key_in(entity_versions, batch))
+                .group_by(v.type, v.id)
+            )
+            for type_, id_, version, life in conn.execute(query):
+                found[EntityKey(type_, id_)] = Latest(int(version), int(life))
+        return found
+
     def _record_history(
         self,
         conn: Connection,
         done: list[EntityChange],
         versions: Mapping[EntityKey, int],
+        lives: Mapping[EntityKey, int],
         writer: str | None,
     ) -> None:
         """Add a history row per change (inside :meth:`Store.apply`'s transaction)."""
         now = datetime.now(UTC)
-        rows = [_history_row(change, versions, writer, now) for change in done]
+        rows = [_history_row(change, versions, lives, writer, now) for change in done]
         if rows:
             conn.execute(entity_versions.insert(), rows)
         if self.retention.bounded:
@@ -182,10 +215,15 @@ class HistoryStore(SyncStateStore):
 
 
 def _history_row(
-    change: EntityChange, versions: Mapping[EntityKey, int], writer: str | None, now: datetime
+    change: EntityChange,
+    versions: Mapping[EntityKey, int],
+    lives: Mapping[EntityKey, int],
+    writer: str | None,
+    now: datetime,
 ) -> dict[str, Any]:
     entity = change.entity
-    row = {"type": change.key.type, "id": change.key.id, "recorded": now, "writer": writer}
+    row = {"type": change.key.type, "id": change.key.id, "recorded": now, "writer": writer,
+           "life": lives.get(change.key, 1)}  # fmt: skip
     if entity is None:  # a delete: the tombstone carries the version that was deleted
         return {**row, "version": versions.get(change.key, 0), "document": None,
                 "content_hash": None, "updated": now}  # fmt: skip

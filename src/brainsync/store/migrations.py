@@ -1,5 +1,10 @@
 """Upgrades of an older store schema, run in place inside the opening transaction.
 
+Schema 4 numbers versions so that none repeats for a key: schema 3 began again at version 1
+when an entity was created after a delete. Each later life of a key goes on from the last
+version of the one before, and its rows (and the entity, when it is that life) are
+renumbered by as much; ``life`` says which life a row belongs to.
+
 Schema 3 adds ``entity_versions`` (entity history); every existing entity gets its
 current version as its first history row, so the next conflict has a merge base.
 
@@ -14,8 +19,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from brainsync.store.schema import entity_versions, folders, sync_state
 
@@ -30,7 +37,62 @@ def upgrade(conn: Connection, found: int) -> None:
     if found < 2:
         _from_1_to_2(conn)
     if found < 3:
-        _from_2_to_3(conn)
+        _from_2_to_3(conn)  # the table as schema 4 has it, one row per entity
+    if found < 4:
+        _from_3_to_4(conn, found)
+
+
+def _from_3_to_4(conn: Connection, found: int) -> None:
+    conn.execute(text("ALTER TABLE entities ADD COLUMN life INTEGER NOT NULL DEFAULT 1"))
+    if found < 3:
+        return  # a history made just now: one row per entity, all in their first life
+    conn.execute(text("ALTER TABLE entity_versions ADD COLUMN life INTEGER NOT NULL DEFAULT 1"))
+    for index in entity_versions.indexes:
+        if index.name == "ix_entity_versions_deleted":
+            index.create(conn)
+    rows = conn.execute(
+        text(
+            "SELECT seq, type, id, version, document IS NULL AS dead FROM entity_versions "
+            "ORDER BY type, id, seq"
+        )
+    )
+    moved: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    for (type_, id_), group in groupby(rows, key=lambda row: (row.type, row.id)):
+        offset, life = _renumber(list(group), moved)
+        if life > 1:
+            current.append({"type": type_, "id": id_, "offset": offset, "life": life})
+    if moved:
+        conn.execute(
+            text("UPDATE entity_versions SET version = :version, life = :life WHERE seq = :seq"),
+            moved,
+        )
+    if current:
+        conn.execute(
+            text(
+                "UPDATE entities SET version = version + :offset, life = :life "
+                "WHERE type = :type AND id = :id"
+            ),
+            current,
+        )
+
+
+def _renumber(rows: list[Row[Any]], moved: list[dict[str, Any]]) -> tuple[int, int]:
+    """Number one key's rows (oldest first) so no version repeats; add the rows that
+    change to ``moved``; return what the last life's versions moved by, and that life.
+
+    A life begins at a row with a document after a tombstone, or at one whose version
+    is not above the row before it (retention pruned the tombstone between them).
+    """
+    life, offset, last, before = 1, 0, 0, None
+    for row in rows:
+        if before is not None and not row.dead and (before.dead or row.version <= before.version):
+            life, offset = life + 1, last
+        last = row.version + offset
+        if life > 1:
+            moved.append({"seq": row.seq, "version": last, "life": life})
+        before = row
+    return offset, life
 
 
 def _from_2_to_3(conn: Connection) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     false,
     or_,
+    text,
     tuple_,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -59,7 +60,7 @@ __all__ = [
 
 #: The schema version this code writes; a database with a newer one is refused, an older
 #: one is upgraded in place on open (:mod:`brainsync.store.migrations`).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The ``brainsync_meta`` row that holds the schema version.
 SCHEMA_VERSION_KEY = "schema_version"
 #: The ``brainsync_meta`` row that names this store (folders remember it locally).
@@ -119,6 +120,8 @@ entities = Table(
     Column("version", Integer, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
+    #: Which life of the key this is (schema 4; see ``entity_versions``).
+    Column("life", Integer, nullable=False, server_default=text("1")),
 )
 #: Every entity's key and hash, so that a plan compares 100k sync records with their
 #: entities from this index alone (:mod:`brainsync.store.state`).
@@ -130,8 +133,9 @@ ENTITY_HASHES = Index(
 READ_INDEXES = (ENTITY_HASHES,)
 
 #: Earlier versions of every entity (schema 3), newest last by ``seq``. A delete leaves a
-#: tombstone (no document); an entity created again after a delete starts again at version
-#: 1, so ``seq``, not ``version``, is the order. Bounded by the retention settings.
+#: tombstone (no document). Versions never repeat for a key: an entity created again after
+#: a delete goes on from the deleted version, in a new ``life`` (schema 4; 1 for the first
+#: one). Bounded by the retention settings.
 entity_versions = Table(
     "entity_versions",
     metadata,
@@ -145,7 +149,18 @@ entity_versions = Table(
     Column("recorded", UTCDateTime, nullable=False),
     #: What wrote it: ``sync:<folder id>``, ``api``, ``mcp``, ``revert``, ``upgrade``.
     Column("writer", Text, nullable=True),
+    #: Which life of the key: 1, then one more at each creation after a delete.
+    Column("life", Integer, nullable=False, server_default=text("1")),
     Index("ix_entity_versions_key", "type", "id", "seq"),
+    #: The tombstones alone: where an entity created again finds its last version and life
+    #: (a first import of new entities looks here at no cost).
+    Index(
+        "ix_entity_versions_deleted",
+        "type",
+        "id",
+        sqlite_where=text("document IS NULL"),
+        postgresql_where=text("document IS NULL"),
+    ),
 )
 
 #: One row per folder (a directory on one host) that the store keeps in sync.

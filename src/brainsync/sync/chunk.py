@@ -25,7 +25,7 @@ from brainsync.sync.conflicts import ConflictPolicies
 from brainsync.sync.decision import Action, held_back, side_of
 from brainsync.sync.files import FileIO, read_snapshot, remove_file
 from brainsync.sync.held import left_alone
-from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
+from brainsync.sync.markdown import decode_file, parse
 from brainsync.sync.paths import PathGuard
 from brainsync.sync.work import (
     Item,
@@ -35,7 +35,9 @@ from brainsync.sync.work import (
     Write,
     expect,
     make_record,
+    mid_write,
     report_of,
+    too_large,
     void_stale,
 )
 
@@ -242,6 +244,8 @@ class ChunkRunner(ConflictPolicies):
 
     def _do_export(self, item: Item, options: RunOptions, result: Result) -> None:
         assert item.entity is not None
+        if too_large(item, item.entity, options):
+            return
         item.outcome = Outcome.CREATED if item.snapshot is None else Outcome.UPDATED
         if not options.dry_run:
             self._write_entity(item, item.entity, options, result)
@@ -307,8 +311,7 @@ class ChunkRunner(ConflictPolicies):
         """Parse and validate the file; ``None`` (with the reason reported) when it can't be."""
         assert item.snapshot is not None
         text = decode_file(item.snapshot.data)
-        if is_probably_incomplete(text):
-            item.entries.append(Skip(item.path, "empty or incomplete; probably mid-write"))
+        if mid_write(item, text):
             return None
         parsed = parse(text)
         entity_type = self._types.get(item.key.type)
@@ -332,6 +335,8 @@ class ChunkRunner(ConflictPolicies):
         self, item: Item, entity: Entity, options: RunOptions, result: Result
     ) -> None:
         """Write the entity's document to the item's path, unless the file moved meanwhile."""
+        if too_large(item, entity, options):
+            return
         data = entity.document.encode("utf-8")
         snapshot = item.snapshot
         if snapshot is None or snapshot.data != data:

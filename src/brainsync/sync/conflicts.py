@@ -114,6 +114,9 @@ class ConflictPolicies:
         outcome = merge_documents(base, decode_file(item.snapshot.data), item.entity.document)
         if isinstance(outcome, NotMerged):
             return outcome.reason
+        limit = options.max_file_bytes
+        if len(outcome.document.encode("utf-8")) > limit:  # its file would never sync (B15)
+            return f"the merge would be larger than the {limit}-byte limit (max_file_bytes)"
         try:
             merged = self._entity_from_text(item, outcome.document, item.entity.created)
         except BrainsyncError as exc:

@@ -172,7 +172,8 @@ def render(metadata: Mapping[str, Any], body: str) -> str:
 
 
 def is_probably_incomplete(text: str) -> bool:
-    """True for a file caught mid-write: empty, whitespace only, or a lone ``---``."""
+    """True for text a writer may be in the middle of: empty, blank, or a lone ``---``
+    (what becomes of it once it settles: :func:`brainsync.sync.work.mid_write`)."""
     stripped = text.removeprefix(_BOM).strip()
     return stripped in ("", "---")
 
@@ -203,7 +204,9 @@ def _load(source: str) -> dict[str, Any]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # the construct that failed starts at the context mark; the problem mark is often
+        # where the parser gave up, the start of the next line
+        mark = exc.context_mark or exc.problem_mark
         where = f" at line {mark.line + _FIRST_LINE}" if mark is not None else ""
         problem = exc.problem or exc.context or "error"
         raise InvalidDocumentError(f"invalid YAML frontmatter{where}: {problem}") from exc

@@ -67,5 +67,6 @@ def run_request(
         settings.fsync,
         settings.chunk_pause_seconds,
         bool(params.get("restore", False)),
+        settings.max_file_bytes,
     )
     return request, options

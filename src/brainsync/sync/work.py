@@ -10,18 +10,20 @@ the chunk loads each into an :class:`Item`, which collects its one counted
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
 from brainsync.config import ConflictPolicy
 from brainsync.entities import Entity, EntityKey
-from brainsync.errors import BrainsyncError
+from brainsync.errors import BrainsyncError, InvalidDocumentError
 from brainsync.events import ConflictFound
 from brainsync.report import Entry, ItemError, Merged, Outcome, Report, Skip
 from brainsync.store import ChangeSet, SyncRecord
 from brainsync.sync.decision import Direction
 from brainsync.sync.files import FileSnapshot, atomic_write, read_snapshot
+from brainsync.sync.markdown import is_probably_incomplete
 from brainsync.sync.paths import PathGuard
 
 __all__ = [
@@ -67,6 +69,8 @@ class RunOptions:
     pause_seconds: float  # throttle: a pause before each chunk leaves I/O to others
     #: One-way runs write back what the other side deleted (``export --restore``).
     restore: bool
+    #: The folder side's size limit: an entity whose file would be larger is not written.
+    max_file_bytes: int
 
 
 @dataclass
@@ -175,6 +179,45 @@ def void_stale(stale: set[EntityKey], items: Iterable[Item]) -> None:
         moved_key = item.move_from.key if item.move_from else None
         if item.key in stale or moved_key in stale:
             item.void(Skip(item.path, reason))
+
+
+#: How long after its last change an empty file (or a lone ``---``) counts as being
+#: written: until then it is left for a later run, which looks again (B2).
+SETTLE_SECONDS = 2.0
+
+
+def mid_write(item: Item, text: str) -> bool:
+    """Whether the item's file is empty, blank or a lone ``---`` and still young; if so
+    the item says so (a skip that the watcher and the next run look at again).
+
+    Once settled, an empty or blank file is an empty note (``touch idea.md``), and a lone
+    ``---`` is an error: a frontmatter block opened and never written.
+    """
+    if not is_probably_incomplete(text):
+        return False
+    assert item.snapshot is not None
+    age = time.time() - item.snapshot.mtime_ns / 1e9
+    if abs(age) < SETTLE_SECONDS:
+        item.entries.append(Skip(item.path, "empty or incomplete; probably mid-write"))
+        return True
+    if text.removeprefix("\ufeff").strip() == "---":
+        raise InvalidDocumentError("incomplete frontmatter: a lone '---' and nothing else")
+    return False
+
+
+def too_large(item: Item, entity: Entity, options: RunOptions) -> bool:
+    """Whether the entity's file would pass the folder's size limit; if so the item says
+    so, as a skip naming the limit. Such a file is never written: every later scan would
+    leave it out, and the file and the entity would never converge again (B15)."""
+    limit = options.max_file_bytes
+    if len(entity.document) * 4 <= limit:  # a character is at most 4 UTF-8 bytes
+        return False
+    size = len(entity.document.encode("utf-8"))
+    if size <= limit:
+        return False
+    reason = f"{entity.key} is {size} bytes, larger than the {limit}-byte limit (max_file_bytes)"
+    item.void(Skip(item.path, f"{reason}; not written"))
+    return True
 
 
 def report_of(items: Iterable[Item], dry_run: bool) -> Report:
