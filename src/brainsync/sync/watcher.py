@@ -21,10 +21,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from watchfiles import Change
+
 from brainsync.errors import BrainsyncError, JobError, RootUnavailableError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
 from brainsync.sync.scan import check_root
-from brainsync.sync.watch_files import FileWatch, FileWatchHooks, RootGuard, ages_below
+from brainsync.sync.watch_files import (
+    FileWatch,
+    FileWatchHooks,
+    RootGuard,
+    ages_below,
+    hints_from_changes,
+)
 from brainsync.sync.watch_jobs import (
     Batch,
     JobHost,
@@ -37,6 +45,7 @@ from brainsync.sync.watch_pause import Pause
 from brainsync.sync.watch_queue import HintKind, HintQueue
 from brainsync.sync.watch_signal import StoreWatch
 from brainsync.sync.watch_state import StateFile, WatchMode, WatchState
+from brainsync.sync.watch_writes import WriteHooks, WriteTracker, open_tracker
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job
@@ -83,6 +92,7 @@ class Watcher:
         self._statefile = StateFile(host.settings.state_home, str(self._root))
         self._threads: list[threading.Thread] = []
         self._files: FileWatch | None = None
+        self._writes: WriteTracker | None = None
         self._unsubscribe: Callable[[], None] | None = None
         #: Ids of the jobs this watcher started, oldest first.
         self.jobs: list[str] = []
@@ -120,6 +130,7 @@ class Watcher:
             self._files.start()
             while not self._armed.wait(0.05) and not self._halt.active:
                 pass
+            self._open_writes()
         else:
             self._armed.set()
         self._spawn(self._drive, "brainsync-watch")
@@ -153,6 +164,7 @@ class Watcher:
             self._store_watch.stop()
         if self._files is not None:
             self._files.stop()
+        self._close_writes()
         for thread in self._threads:
             thread.join()
         if self._unsubscribe is not None:
@@ -215,6 +227,27 @@ class Watcher:
         self._armed.clear()
         if reason is not None:
             self._pause(reason)
+        else:  # back (perhaps another folder at the path): follow its writes anew
+            self._close_writes()
+            self._open_writes()
+
+    def _open_writes(self) -> None:
+        hooks = WriteHooks(self._written, self._degraded)
+        tracker, problem = open_tracker(self._root, hooks)
+        with self._cond:
+            self._writes = tracker
+        if problem is not None:
+            self._degraded(problem)
+
+    def _close_writes(self) -> None:
+        with self._cond:
+            tracker, self._writes = self._writes, None
+        if tracker is not None:
+            tracker.stop()
+
+    def _written(self, path: str) -> None:
+        """A file held while being written was closed: look at it now."""
+        self._hints(hints_from_changes(self._root, [(Change.modified, str(self._root / path))]))
 
     def _degraded(self, message: str) -> None:
         """The file watcher fell back (polling): status shows it for as long as it lasts."""
@@ -306,12 +339,16 @@ class Watcher:
         return max(0.01, min(until - now, self._options.poll_seconds))
 
     def _settled(self, paths: list[str], now: float) -> list[str]:
-        """The paths quiet for the debounce time; the rest wait (a slow writer is one save)."""
+        """The paths closed by their writer and quiet for the debounce time; the rest wait
+        (a slow writer is one save): until closed, or until they are quiet."""
+        held = self._writes.holds(paths, now) if self._writes is not None else {}
+        for path, until in held.items():
+            self._queue.defer(path, until)  # or sooner: its close hints it again
         quiet = self._options.debounce_ms / 1000
-        young = ages_below(self._root, paths, quiet)
+        young = ages_below(self._root, [path for path in paths if path not in held], quiet)
         for path, age in young.items():
             self._queue.defer(path, now + quiet - age)
-        return [path for path in paths if path not in young]
+        return [path for path in paths if path not in young and path not in held]
 
     def _apply(self, batch: Batch) -> None:
         try:

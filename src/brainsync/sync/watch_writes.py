@@ -1,0 +1,215 @@
+"""Which files are still being written, so that a slow writer's save is one version.
+
+A save that pauses mid-write (half the file, a pause, the rest) looks like two saves to a
+quiet-time check. On Linux the kernel says when a file opened for writing is closed
+(inotify ``IN_CLOSE_WRITE``), which ``watchfiles`` does not pass on. :class:`WriteTracker`
+keeps its own inotify instance over the folder tree and holds a path from its first
+modification until its writer closes it, at most :data:`MAX_HOLD_SECONDS` (a writer that
+keeps a file open longer is judged by the quiet-time check after that). A close of a held
+path is reported at once (``closed``), so an ordinary save waits for nothing more than
+before. Where there is no inotify, :func:`open_tracker` gives None and the watcher's
+quiet-time check (size and mtime unchanged for the debounce time) is the settle check.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from brainsync.sync.ignore import builtin_dir_rule
+from brainsync.sync.watch_inotify import Inotify, InotifyEvent, Mask, open_inotify
+
+__all__ = ["MAX_HOLD_SECONDS", "OVERFLOW", "WriteHooks", "WriteTracker", "open_tracker"]
+
+log = logging.getLogger(__name__)
+
+#: The longest a path is held back while a writer keeps it open.
+MAX_HOLD_SECONDS = 5.0
+OVERFLOW = (
+    "the kernel's event queue overflowed (fs.inotify.max_queued_events): files being "
+    "written may have been missed; rescanning the whole folder"
+)
+_FOLDER_MASK = (
+    Mask.MODIFY
+    | Mask.CLOSE_WRITE
+    | Mask.CREATE
+    | Mask.MOVED_TO
+    | Mask.MOVED_FROM
+    | Mask.DELETE
+    | Mask.DELETE_SELF
+)
+_POLL_MS = 500  # the thread checks for a stop this often
+
+
+@dataclass(frozen=True)
+class WriteHooks:
+    """What a tracker reports (from its thread, or from a caller of :meth:`holds`)."""
+
+    #: A held path's writer closed it: look at it now.
+    closed: Callable[[str], None]
+    #: Something was missed (an overflow) or the tracker stopped: the message says which.
+    lost: Callable[[str], None]
+
+
+class WriteTracker:
+    """Paths modified and not yet closed under one root, from one inotify instance."""
+
+    def __init__(
+        self, root: Path, inotify: Inotify, hooks: WriteHooks, max_hold: float = MAX_HOLD_SECONDS
+    ) -> None:
+        self._root = root
+        self._inotify = inotify
+        self._hooks = hooks
+        self._max_hold = max_hold
+        self._lock = threading.Lock()
+        self._folders: dict[int, str] = {}  # watch descriptor -> folder ("" is the root)
+        self._open: dict[str, float] = {}  # path -> when its first unclosed write was seen
+        self._stop = threading.Event()
+        self._dead: str | None = None
+        self._thread = threading.Thread(target=self._run, name="brainsync-watch-writes")
+
+    def start(self) -> None:
+        """Watch every folder a sync enters, then follow events in a thread.
+
+        OSError when a watch cannot be added (the system's watch limit).
+        """
+        self._watch_tree("")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and close the instance."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._inotify.close()
+
+    def holds(self, paths: Iterable[str], now: float) -> dict[str, float]:
+        """The paths still being written, each with the time its hold ends (monotonic).
+
+        Reads the kernel's queue first, so whatever a hint reported is known here too.
+        """
+        closed, notes = self._drain(now)
+        self._report(closed, notes)
+        with self._lock:
+            if self._dead is not None:
+                return {}
+            ends = {path: self._open[path] + self._max_hold for path in paths if path in self._open}
+        return {path: end for path, end in ends.items() if end > now}
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self._inotify.fd, select.POLLIN)
+        try:
+            while not self._stop.is_set():
+                if poller.poll(_POLL_MS):
+                    self._report(*self._drain(time.monotonic()))
+        except Exception as exc:  # a dead tracker is said, never silent
+            log.exception("the tracker of files being written failed")
+            with self._lock:
+                self._dead = f"{type(exc).__name__}: {exc}"
+            self._hooks.lost(
+                f"the tracker of files being written stopped ({self._dead}); a save is now "
+                "taken once it is quiet for the debounce time"
+            )
+
+    def _report(self, closed: list[str], notes: list[str]) -> None:
+        for note in notes:
+            self._hooks.lost(note)
+        for path in closed:
+            self._hooks.closed(path)
+
+    def _drain(self, now: float) -> tuple[list[str], list[str]]:
+        """Apply every queued event; the held paths now closed, and what to warn of."""
+        closed: list[str] = []
+        notes: list[str] = []
+        with self._lock:
+            if self._dead is not None or self._inotify.fd < 0:
+                return closed, notes
+            for event in self._inotify.read():
+                note = self._apply(event, now, closed)
+                if note is not None and note not in notes:
+                    notes.append(note)
+        return closed, notes
+
+    def _apply(self, event: InotifyEvent, now: float, closed: list[str]) -> str | None:
+        if event.mask & Mask.Q_OVERFLOW:
+            self._open.clear()  # which files are open is unknown now
+            return OVERFLOW
+        folder = self._folders.get(event.wd)
+        if folder is None:
+            return None
+        if event.mask & (Mask.IGNORED | Mask.DELETE_SELF):
+            self._folders.pop(event.wd, None)
+            return None
+        path = f"{folder}/{event.name}" if folder else event.name
+        if event.mask & Mask.ISDIR:
+            if event.mask & (Mask.CREATE | Mask.MOVED_TO):
+                return self._watch_new(path)
+            return None
+        if event.mask & Mask.MODIFY:
+            self._open.setdefault(path, now)
+        if event.mask & Mask.CLOSE_WRITE and self._open.pop(path, None) is not None:
+            closed.append(path)
+        elif event.mask & (Mask.DELETE | Mask.MOVED_FROM):
+            self._open.pop(path, None)
+        return None
+
+    # -- watches ---------------------------------------------------------------------------
+
+    def _watch_new(self, folder: str) -> str | None:
+        try:
+            self._watch_tree(folder)
+        except OSError as exc:
+            return f"cannot follow writes in the new folder {folder} ({exc.strerror})"
+        return None
+
+    def _watch_tree(self, top: str) -> None:
+        """Watch ``top`` and every folder under it that a sync enters (links never)."""
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            try:
+                wd = self._inotify.add_watch(str(self._root / folder), _FOLDER_MASK)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # gone meanwhile, or a link
+            self._folders[wd] = folder
+            pending.extend(_subfolders(self._root, folder))
+
+
+def _subfolders(root: Path, folder: str) -> list[str]:
+    try:
+        with os.scandir(root / folder if folder else root) as entries:
+            return [
+                f"{folder}/{entry.name}" if folder else entry.name
+                for entry in entries
+                if entry.is_dir(follow_symlinks=False) and builtin_dir_rule(entry.name) is None
+            ]
+    except OSError:
+        return []
+
+
+def open_tracker(root: Path, hooks: WriteHooks) -> tuple[WriteTracker | None, str | None]:
+    """A started tracker for ``root``, or None with the reason (no inotify, or the watch
+    limit): the quiet-time check is then all a slow writer meets."""
+    inotify = open_inotify()
+    if inotify is None:
+        return None, None  # not Linux: nothing to say, the settle check is the design
+    tracker = WriteTracker(root, inotify, hooks)
+    try:
+        tracker.start()
+    except OSError as exc:
+        inotify.close()
+        reason = (
+            f"cannot tell files still being written ({exc.strerror}); a save is taken once "
+            "it is quiet for the debounce time"
+        )
+        return None, reason
+    return tracker, None
