@@ -98,6 +98,8 @@ class Batch:
 
     trigger: str
     paths: tuple[str, ...]
+    #: Why the batch is what it is, when the user should know (a queue overflow).
+    note: str | None = None
 
 
 class WatchEventKind(enum.Enum):

@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 #: A file changed this recently that could not be read as a note is looked at again.
 SETTLE_SECONDS = 2.0
+#: Paths the watcher remembers one by one; past this a burst becomes one rescan.
+QUEUE_LIMIT = 20_000
+OVERFLOW = "more than {} paths changed at once; rescanning the whole folder"
 #: Jobs are awaited in slices this long, so a stop is noticed at once.
 _WAIT_SLICE = 0.25
 
@@ -77,7 +80,7 @@ class Watcher:
         self._options = options
         self._on_event = on_event or (lambda event: None)
         self._root: Path = host.settings.root
-        self._queue = HintQueue(options.delete_delay, SETTLE_SECONDS)
+        self._queue = HintQueue(options.delete_delay, SETTLE_SECONDS, QUEUE_LIMIT)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._armed = threading.Event()
@@ -301,9 +304,14 @@ class Watcher:
 
     def _drive(self) -> None:
         while not self._stop.is_set():
-            batch = self._next_batch()
-            if batch is not None:
-                self._apply(batch)
+            try:
+                batch = self._next_batch()
+                if batch is not None:
+                    self._apply(batch)
+            except Exception as exc:  # a bug must not end watching silently: say, rescan
+                log.exception("the watcher's batch loop failed")
+                self._warn(f"a batch failed unexpectedly ({type(exc).__name__}: {exc}); rescanning")
+                self._stop.wait(self._options.poll_seconds)
 
     def _next_batch(self) -> Batch | None:
         """Wait for the next batch due: a full rescan, or the paths whose hints are due."""
@@ -317,9 +325,15 @@ class Watcher:
                     if self._halt.active:
                         self._cond.wait(self._options.poll_seconds)
                         continue
-                full = self._full_due or self._queue.take_overflow()
+                overflow = self._queue.take_overflow()
+                full = self._full_due or overflow
                 if full or now >= self._next_rescan:
-                    return self._full_batch(now, startup=full)
+                    batch = self._full_batch(now, startup=full)
+                    return (
+                        Batch(batch.trigger, (), OVERFLOW.format(QUEUE_LIMIT))
+                        if overflow
+                        else batch
+                    )
                 paths = self._settled(self._queue.take(now), now)
                 if paths:
                     self._busy = True
@@ -351,6 +365,9 @@ class Watcher:
         return [path for path in paths if path not in young and path not in held]
 
     def _apply(self, batch: Batch) -> None:
+        if batch.note is not None:
+            self._statefile.update(reason=batch.note)
+            self._emit(WatchEvent(WatchEventKind.WARNING, batch.note))
         try:
             problem = self._root_problem()
             if problem is not None:
