@@ -13,9 +13,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_watch import FAST, FILE_SIDE, Recorder, barrier, body, document, wait_for, watching
+from test_watch import (
+    DEADLINE,
+    FAST,
+    FILE_SIDE,
+    Recorder,
+    barrier,
+    body,
+    document,
+    wait_for,
+    watching,
+)
 
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
+from brainsync.sync import watch_writes
 from brainsync.sync import watcher as watcher_module
 from brainsync.sync.watch_inotify import Inotify, InotifyEvent, Mask, open_inotify
 from brainsync.sync.watch_jobs import WatchEventKind
@@ -62,6 +73,45 @@ def test_w3_files_back_after_a_branch_switch_are_updates(
         history = brain.entity_history("note", name)
         assert [v.deleted for v in history] == [False, False], "a delete in the history"
         assert rows(brain)[key].version == 2
+
+
+# -- a half-written note is never an error ---------------------------------------------
+
+
+HALF_NOTE = "---\ntitle: half\ntags: [a, b"  # cut inside the frontmatter: no valid note
+
+
+def test_a_job_of_a_watcher_takes_a_fresh_invalid_file_as_mid_write(brain: Any) -> None:
+    (brain.settings.root / "half.md").write_text(HALF_NOTE)
+    watcher_job = brain.start("sync", {"paths": ["half.md"], "mid_write_seconds": 60})
+    report = brain.wait(watcher_job, DEADLINE).result
+    assert not report.errors and [s.path for s in report.skipped] == ["half.md"]
+    assert "mid-write" in report.skipped[0].reason
+    plain = brain.wait(brain.start("sync", {"paths": ["half.md"]}), DEADLINE).result
+    assert [e.path for e in plain.errors] == ["half.md"]  # elsewhere: an error at once
+
+
+@FILE_SIDE
+def test_without_inotify_a_writer_pausing_inside_the_frontmatter_is_no_error(
+    make_brain: Any, disk: Any, rows: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch_writes, "open_inotify", lambda: None)  # the settle check only
+    brain = make_brain(**FAST)
+    disk.write("half.md", body("half"))
+    recorder = Recorder(brain)
+    final = "---\ntitle: half\ntags: [a, b]\n---\nThe whole note.\n"
+    with watching(brain, recorder) as watcher:
+        with (brain.settings.root / "half.md").open("w", encoding="utf-8") as handle:
+            handle.write(HALF_NOTE)
+            handle.flush()
+            time.sleep(0.4)  # the scenario: a writer that stalls mid-save
+            handle.write(final[len(HALF_NOTE) :])
+        wait_for(lambda: document(brain, "note:half") == final, "the whole file")
+        barrier(brain, watcher, brain.settings.root, "barrier")
+    for job_id in watcher.jobs:
+        assert not brain.wait(job_id, DEADLINE).result.errors, job_id
+    assert not [e for e in recorder.watch if "errors" in e.counts]
+    assert recorder.of(EntityUpdated, "note:half") == 1
 
 
 # -- W5: overflows and dead threads are said, and watching goes on ------------------------

@@ -381,7 +381,9 @@ class Watcher:
                 self._busy = False
 
     def _run_job(self, batch: Batch) -> Job | None:
-        params: dict[str, object] = {"paths": list(batch.paths)} if batch.paths else {}
+        params: dict[str, object] = {"mid_write_seconds": SETTLE_SECONDS}
+        if batch.paths:
+            params["paths"] = list(batch.paths)
         try:
             job_id = self._host.start(self._options.kind, params)
         except RootUnavailableError as exc:

@@ -67,6 +67,9 @@ class RunOptions:
     pause_seconds: float  # throttle: a pause before each chunk leaves I/O to others
     #: One-way runs write back what the other side deleted (``export --restore``).
     restore: bool
+    #: A file that is no valid note and changed less than this long ago is taken as
+    #: caught mid-write (skipped, looked at again by the watcher), not as an error.
+    mid_write_seconds: float
 
 
 @dataclass
