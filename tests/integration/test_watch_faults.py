@@ -250,3 +250,19 @@ def test_w6_a_lost_notification_is_covered_by_polling(
             other.put_entity("note", "remote", text=text)
             wait_for(lambda t=text: path.exists() and path.read_text() == t, "the file")
     assert dropped, "the listener was never asked"
+
+
+# -- what watch prints --------------------------------------------------------------------
+
+
+@FILE_SIDE
+def test_watch_names_the_path_of_an_error(make_brain: Any, disk: Any) -> None:
+    brain = make_brain(**FAST)
+    disk.write("ok.md", body("ok"))
+    recorder = Recorder(brain)
+    with watching(brain, recorder):
+        (brain.settings.root / "bad.md").write_text(HALF_NOTE)  # and it stays so
+        wait_for(lambda: any("errors" in e.counts for e in recorder.watch), "the error")
+    (event,) = [e for e in recorder.watch if "errors" in e.counts]
+    assert event.message == "changes (1 path): 1 errors; errors: bad.md"
+    assert event.to_dict()["problems"] == ["errors: bad.md"]
