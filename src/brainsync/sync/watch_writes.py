@@ -22,10 +22,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from brainsync.sync.ignore import builtin_dir_rule
-from brainsync.sync.watch_inotify import Inotify, InotifyEvent, Mask, open_inotify
+from watchfiles import Change
 
-__all__ = ["MAX_HOLD_SECONDS", "OVERFLOW", "WriteHooks", "WriteTracker", "open_tracker"]
+from brainsync.sync.ignore import builtin_dir_rule
+from brainsync.sync.watch_files import ages_below, hints_from_changes
+from brainsync.sync.watch_inotify import Inotify, InotifyEvent, Mask, open_inotify
+from brainsync.sync.watch_queue import HintKind
+
+__all__ = [
+    "MAX_HOLD_SECONDS",
+    "OVERFLOW",
+    "Settling",
+    "WriteHooks",
+    "WriteTracker",
+    "open_tracker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -213,3 +224,48 @@ def open_tracker(root: Path, hooks: WriteHooks) -> tuple[WriteTracker | None, st
         )
         return None, reason
     return tracker, None
+
+
+class Settling:
+    """Which hinted paths a sync may look at now: closed by their writer (where the
+    system says so) and quiet for the debounce time; the others wait, each until when."""
+
+    def __init__(
+        self,
+        root: Path,
+        quiet: float,
+        hints: Callable[[list[tuple[HintKind, str]]], None],
+        warning: Callable[[str], None],
+    ) -> None:
+        self._root, self._quiet = root, quiet
+        self._hints, self._warning = hints, warning
+        self._lock = threading.Lock()
+        self._tracker: WriteTracker | None = None
+
+    def open(self) -> None:
+        """Start following writes (a reason is warned of when that cannot be)."""
+        tracker, problem = open_tracker(self._root, WriteHooks(self._closed, self._warning))
+        with self._lock:
+            self._tracker = tracker
+        if problem is not None:
+            self._warning(problem)
+
+    def close(self) -> None:
+        """Stop following writes."""
+        with self._lock:
+            tracker, self._tracker = self._tracker, None
+        if tracker is not None:
+            tracker.stop()
+
+    def split(self, paths: list[str], now: float) -> tuple[list[str], dict[str, float]]:
+        """The paths ready now, and the others with the time to look at them again (a
+        held one sooner, when its writer closes it: :meth:`_closed` hints it again)."""
+        with self._lock:
+            tracker = self._tracker
+        wait = tracker.holds(paths, now) if tracker is not None else {}
+        young = ages_below(self._root, [path for path in paths if path not in wait], self._quiet)
+        wait.update({path: now + self._quiet - age for path, age in young.items()})
+        return [path for path in paths if path not in wait], wait
+
+    def _closed(self, path: str) -> None:
+        self._hints(hints_from_changes(self._root, [(Change.modified, str(self._root / path))]))

@@ -21,18 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from watchfiles import Change
-
 from brainsync.errors import BrainsyncError, JobError, RootUnavailableError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
 from brainsync.sync.scan import check_root
-from brainsync.sync.watch_files import (
-    FileWatch,
-    FileWatchHooks,
-    RootGuard,
-    ages_below,
-    hints_from_changes,
-)
+from brainsync.sync.watch_files import FileWatch, FileWatchHooks, RootGuard, ages_below
 from brainsync.sync.watch_jobs import (
     Batch,
     JobHost,
@@ -45,7 +37,7 @@ from brainsync.sync.watch_pause import Pause
 from brainsync.sync.watch_queue import HintKind, HintQueue
 from brainsync.sync.watch_signal import StoreWatch
 from brainsync.sync.watch_state import StateFile, WatchMode, WatchState
-from brainsync.sync.watch_writes import WriteHooks, WriteTracker, open_tracker
+from brainsync.sync.watch_writes import Settling
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job
@@ -95,7 +87,9 @@ class Watcher:
         self._statefile = StateFile(host.settings.state_home, str(self._root))
         self._threads: list[threading.Thread] = []
         self._files: FileWatch | None = None
-        self._writes: WriteTracker | None = None
+        self._settling = Settling(
+            self._root, options.debounce_ms / 1000, self._hints, self._degraded
+        )
         self._unsubscribe: Callable[[], None] | None = None
         #: Ids of the jobs this watcher started, oldest first.
         self.jobs: list[str] = []
@@ -133,7 +127,7 @@ class Watcher:
             self._files.start()
             while not self._armed.wait(0.05) and not self._halt.active:
                 pass
-            self._open_writes()
+            self._settling.open()
         else:
             self._armed.set()
         self._spawn(self._drive, "brainsync-watch")
@@ -167,7 +161,7 @@ class Watcher:
             self._store_watch.stop()
         if self._files is not None:
             self._files.stop()
-        self._close_writes()
+        self._settling.close()
         for thread in self._threads:
             thread.join()
         if self._unsubscribe is not None:
@@ -231,26 +225,8 @@ class Watcher:
         if reason is not None:
             self._pause(reason)
         else:  # back (perhaps another folder at the path): follow its writes anew
-            self._close_writes()
-            self._open_writes()
-
-    def _open_writes(self) -> None:
-        hooks = WriteHooks(self._written, self._degraded)
-        tracker, problem = open_tracker(self._root, hooks)
-        with self._cond:
-            self._writes = tracker
-        if problem is not None:
-            self._degraded(problem)
-
-    def _close_writes(self) -> None:
-        with self._cond:
-            tracker, self._writes = self._writes, None
-        if tracker is not None:
-            tracker.stop()
-
-    def _written(self, path: str) -> None:
-        """A file held while being written was closed: look at it now."""
-        self._hints(hints_from_changes(self._root, [(Change.modified, str(self._root / path))]))
+            self._settling.close()
+            self._settling.open()
 
     def _degraded(self, message: str) -> None:
         """The file watcher fell back (polling): status shows it for as long as it lasts."""
@@ -325,15 +301,10 @@ class Watcher:
                     if self._halt.active:
                         self._cond.wait(self._options.poll_seconds)
                         continue
-                overflow = self._queue.take_overflow()
-                full = self._full_due or overflow
+                overflow = OVERFLOW.format(QUEUE_LIMIT) if self._queue.take_overflow() else None
+                full = self._full_due or overflow is not None
                 if full or now >= self._next_rescan:
-                    batch = self._full_batch(now, startup=full)
-                    return (
-                        Batch(batch.trigger, (), OVERFLOW.format(QUEUE_LIMIT))
-                        if overflow
-                        else batch
-                    )
+                    return self._full_batch(now, startup=full, note=overflow)
                 paths = self._settled(self._queue.take(now), now)
                 if paths:
                     self._busy = True
@@ -341,11 +312,11 @@ class Watcher:
                 self._cond.wait(self._timeout(now))
         return None
 
-    def _full_batch(self, now: float, *, startup: bool) -> Batch:
+    def _full_batch(self, now: float, *, startup: bool, note: str | None = None) -> Batch:
         self._full_due, self._busy = False, True
         self._queue.clear()
         self._next_rescan = now + self._options.rescan_seconds
-        return Batch("reconcile" if startup else "rescan", ())
+        return Batch("reconcile" if startup else "rescan", (), note)
 
     def _timeout(self, now: float) -> float:
         due = self._queue.next_due()
@@ -353,16 +324,12 @@ class Watcher:
         return max(0.01, min(until - now, self._options.poll_seconds))
 
     def _settled(self, paths: list[str], now: float) -> list[str]:
-        """The paths closed by their writer and quiet for the debounce time; the rest wait
-        (a slow writer is one save): until closed, or until they are quiet."""
-        held = self._writes.holds(paths, now) if self._writes is not None else {}
-        for path, until in held.items():
-            self._queue.defer(path, until)  # or sooner: its close hints it again
-        quiet = self._options.debounce_ms / 1000
-        young = ages_below(self._root, [path for path in paths if path not in held], quiet)
-        for path, age in young.items():
-            self._queue.defer(path, now + quiet - age)
-        return [path for path in paths if path not in young and path not in held]
+        """The paths closed by their writer and quiet; the rest wait (a slow writer is one
+        save): until closed, or until they are quiet."""
+        ready, wait = self._settling.split(paths, now)
+        for path, until in wait.items():
+            self._queue.defer(path, until)
+        return ready
 
     def _apply(self, batch: Batch) -> None:
         if batch.note is not None:
