@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from brainsync.sync import watch_writes
 from brainsync.sync.watch_inotify import Inotify, InotifyEvent, Mask, open_inotify, parse_events
 from brainsync.sync.watch_writes import OVERFLOW, WriteHooks, WriteTracker
 
@@ -149,3 +151,17 @@ def test_a_tracker_thread_that_dies_says_so_and_holds_nothing(tmp_path: Path) ->
         assert tracker.holds(["a.md"], time.monotonic()) == {}  # the quiet-time check only
     finally:
         tracker.stop()
+
+
+def test_the_watch_limit_is_named_and_the_quiet_time_check_remains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Limited(FakeInotify):
+        def add_watch(self, folder: str, mask: Mask) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), folder)
+
+    fake = Limited([])
+    monkeypatch.setattr(watch_writes, "open_inotify", lambda: fake)
+    tracker, problem = watch_writes.open_tracker(tmp_path, Seen().hooks)
+    assert tracker is None and fake.fd == -1  # the instance is not kept
+    assert problem is not None and "fs.inotify.max_user_watches" in problem

@@ -13,6 +13,7 @@ quiet-time check (size and mtime unchanged for the debounce time) is the settle 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import select
@@ -179,7 +180,7 @@ class WriteTracker:
         try:
             self._watch_tree(folder)
         except OSError as exc:
-            return f"cannot follow writes in the new folder {folder} ({exc.strerror})"
+            return f"cannot follow writes in the new folder {folder} ({_why(exc)})"
         return None
 
     def _watch_tree(self, top: str) -> None:
@@ -207,6 +208,12 @@ def _subfolders(root: Path, folder: str) -> list[str]:
         return []
 
 
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:  # what inotify says at the watch limit
+        return "the system's watch limit is reached: raise fs.inotify.max_user_watches"
+    return exc.strerror or str(exc)
+
+
 def open_tracker(root: Path, hooks: WriteHooks) -> tuple[WriteTracker | None, str | None]:
     """A started tracker for ``root``, or None with the reason (no inotify, or the watch
     limit): the quiet-time check is then all a slow writer meets."""
@@ -219,7 +226,7 @@ def open_tracker(root: Path, hooks: WriteHooks) -> tuple[WriteTracker | None, st
     except OSError as exc:
         inotify.close()
         reason = (
-            f"cannot tell files still being written ({exc.strerror}); a save is taken once "
+            f"cannot tell files still being written ({_why(exc)}); a save is taken once "
             "it is quiet for the debounce time"
         )
         return None, reason
