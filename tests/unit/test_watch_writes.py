@@ -71,6 +71,9 @@ def test_a_file_is_held_from_its_first_write_until_its_writer_closes_it(tmp_path
             handle.flush()
             assert list(tracker.holds(["new/b.md"], time.monotonic())) == ["new/b.md"]
         wait_for(lambda: "new/b.md" in seen.closed, "the close in the new folder")
+        (tmp_path / "plain.md").write_text("an ordinary save, never held")
+        assert tracker.holds(["plain.md"], time.monotonic()) == {}
+        assert "plain.md" not in seen.closed  # its own hint is enough: no second one
     finally:
         tracker.stop()
     assert seen.lost == []

@@ -82,6 +82,7 @@ class WriteTracker:
         self._lock = threading.Lock()
         self._folders: dict[int, str] = {}  # watch descriptor -> folder ("" is the root)
         self._open: dict[str, float] = {}  # path -> when its first unclosed write was seen
+        self._held: set[str] = set()  # paths a caller was told to wait for: their close is news
         self._stop = threading.Event()
         self._dead: str | None = None
         self._thread = threading.Thread(target=self._run, name="brainsync-watch-writes")
@@ -102,7 +103,8 @@ class WriteTracker:
         self._inotify.close()
 
     def holds(self, paths: Iterable[str], now: float) -> dict[str, float]:
-        """The paths still being written, each with the time its hold ends (monotonic).
+        """The paths still being written, each with the time its hold ends (monotonic);
+        their close is reported (``closed``).
 
         Reads the kernel's queue first, so whatever a hint reported is known here too.
         """
@@ -112,7 +114,9 @@ class WriteTracker:
             if self._dead is not None:
                 return {}
             ends = {path: self._open[path] + self._max_hold for path in paths if path in self._open}
-        return {path: end for path, end in ends.items() if end > now}
+            held = {path: end for path, end in ends.items() if end > now}
+            self._held.update(held)
+        return held
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -154,6 +158,7 @@ class WriteTracker:
     def _apply(self, event: InotifyEvent, now: float, closed: list[str]) -> str | None:
         if event.mask & Mask.Q_OVERFLOW:
             self._open.clear()  # which files are open is unknown now
+            self._held.clear()  # their closes may be lost: their holds end (a rescan follows)
             return OVERFLOW
         folder = self._folders.get(event.wd)
         if folder is None:
@@ -168,10 +173,14 @@ class WriteTracker:
             return None
         if event.mask & Mask.MODIFY:
             self._open.setdefault(path, now)
-        if event.mask & Mask.CLOSE_WRITE and self._open.pop(path, None) is not None:
-            closed.append(path)
+        if event.mask & Mask.CLOSE_WRITE:
+            self._open.pop(path, None)
+            if path in self._held:  # an ordinary save was never held: its hint is enough
+                self._held.discard(path)
+                closed.append(path)
         elif event.mask & (Mask.DELETE | Mask.MOVED_FROM):
             self._open.pop(path, None)
+            self._held.discard(path)
         return None
 
     # -- watches ---------------------------------------------------------------------------
