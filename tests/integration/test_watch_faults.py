@@ -225,6 +225,31 @@ def test_w5_a_batch_that_fails_unexpectedly_is_named_and_watching_goes_on(
         wait_for(watcher.idle, "the watcher to go idle")
 
 
+def test_w5_a_store_watcher_that_fails_is_named_and_goes_on(
+    make_brain: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    brain = make_brain(**FAST)
+    other = make_brain(home=tmp_path / "other-state")  # another process: only the signal
+    path = brain.settings.root / "remote.md"
+    recorder = Recorder(brain)
+    real = brain.store.changes_since
+    failures: list[bool] = []
+
+    def changes_since(*args: Any, **kwargs: Any) -> Any:
+        if failures and failures.pop():
+            raise ValueError("boom in the store watcher")
+        return real(*args, **kwargs)
+
+    with watching(brain, recorder):
+        monkeypatch.setattr(brain.store, "changes_since", changes_since)
+        failures.append(True)
+        other.put_entity("note", "remote", text=body("remote"))
+        wait_for(lambda: any("boom in the store" in m for m in warnings(recorder)), "warning")
+        text = body("remote", " Later.")
+        other.put_entity("note", "remote", text=text)  # the store watcher still looks
+        wait_for(lambda: path.exists() and path.read_text() == text, "the later change")
+
+
 # -- W6: a lost notification is covered by the polled fingerprint -------------------------
 
 
