@@ -245,6 +245,29 @@ def test_w1_a_writer_pausing_mid_save_is_one_version(
 
 
 @FILE_SIDE
+@pytest.mark.skipif(open_inotify() is None, reason="needs Linux inotify (IN_CLOSE_WRITE)")
+def test_w1_a_rescan_waits_for_a_writer_pausing_mid_save(
+    make_brain: Any, disk: Any, rows: Any
+) -> None:
+    brain = make_brain(**FAST)
+    disk.write("slow.md", body("slow"))
+    recorder = Recorder(brain)
+    final = body("slow", " " + "more text " * 40)
+    half = len(final) // 2
+    with watching(brain, recorder) as watcher:
+        seen = len(watcher.jobs)
+        with (brain.settings.root / "slow.md").open("w", encoding="utf-8") as handle:
+            handle.write(final[:half])
+            handle.flush()
+            watcher.rescan_now()  # a rescan due while the writer stalls
+            time.sleep(1.0)  # the scenario: a writer that stalls mid-save
+            handle.write(final[half:])
+        wait_for(lambda: document(brain, "note:slow") == final, "the whole file")
+        wait_for(lambda: len(watcher.jobs) > seen and watcher.idle(), "the rescan")
+    assert history_of(brain, "note:slow") == [body("slow"), final]
+
+
+@FILE_SIDE
 def test_k6_w2_startup_reconciles_then_new_folders_are_imported_whole(
     make_brain: Any, disk: Any, rows: Any
 ) -> None:

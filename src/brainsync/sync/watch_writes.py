@@ -118,6 +118,15 @@ class WriteTracker:
             self._held.update(held)
         return held
 
+    def open_until(self, now: float) -> float | None:
+        """When the last hold of a file being written anywhere ends, or None if none is."""
+        self._report(*self._drain(now))
+        with self._lock:
+            if self._dead is not None:
+                return None
+            end = max((first + self._max_hold for first in self._open.values()), default=now)
+        return end if end > now else None
+
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -282,6 +291,12 @@ class Settling:
         young = ages_below(self._root, [path for path in paths if path not in wait], self._quiet)
         wait.update({path: now + self._quiet - age for path, age in young.items()})
         return [path for path in paths if path not in wait], wait
+
+    def writing_until(self, now: float) -> float | None:
+        """When no file is being written any more (at the latest), or None if none is now."""
+        with self._lock:
+            tracker = self._tracker
+        return tracker.open_until(now) if tracker is not None else None
 
     def _closed(self, path: str) -> None:
         self._hints(hints_from_changes(self._root, [(Change.modified, str(self._root / path))]))

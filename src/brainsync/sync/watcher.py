@@ -78,6 +78,7 @@ class Watcher:
         self._armed = threading.Event()
         self._halt = Pause(options.poll_seconds)
         self._full_due = True  # the startup reconcile
+        self._note: str | None = None  # what the next full batch must say (an overflow)
         self._next_rescan = time.monotonic() + options.rescan_seconds
         self._busy = False
         self._store_watch: StoreWatch | None = None
@@ -301,10 +302,14 @@ class Watcher:
                     if self._halt.active:
                         self._cond.wait(self._options.poll_seconds)
                         continue
-                overflow = OVERFLOW.format(QUEUE_LIMIT) if self._queue.take_overflow() else None
-                full = self._full_due or overflow is not None
-                if full or now >= self._next_rescan:
-                    return self._full_batch(now, startup=full, note=overflow)
+                if self._queue.take_overflow():
+                    self._full_due, self._note = True, OVERFLOW.format(QUEUE_LIMIT)
+                if self._full_due or now >= self._next_rescan:
+                    writing = self._settling.writing_until(now)  # a rescan waits for them
+                    if writing is None:
+                        return self._full_batch(now, startup=self._full_due)
+                    self._cond.wait(min(writing - now, _WAIT_SLICE))
+                    continue
                 paths = self._settled(self._queue.take(now), now)
                 if paths:
                     self._busy = True
@@ -312,7 +317,8 @@ class Watcher:
                 self._cond.wait(self._timeout(now))
         return None
 
-    def _full_batch(self, now: float, *, startup: bool, note: str | None = None) -> Batch:
+    def _full_batch(self, now: float, *, startup: bool) -> Batch:
+        note, self._note = self._note, None
         self._full_due, self._busy = False, True
         self._queue.clear()
         self._next_rescan = now + self._options.rescan_seconds
