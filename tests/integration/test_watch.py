@@ -28,6 +28,7 @@ from brainsync.app import Brain
 from brainsync.entities import EntityKey
 from brainsync.errors import ConflictError, MassDeleteError, StoreError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
+from brainsync.sync.watch_inotify import open_inotify
 from brainsync.sync.watch_jobs import WatchEvent, WatchEventKind
 from brainsync.sync.watch_pause import RETRY_POLLS
 from brainsync.sync.watch_state import WatchMode
@@ -209,6 +210,61 @@ def test_w1_slow_writer_is_one_update(make_brain: Any, disk: Any, rows: Any) -> 
         wait_for(watcher.idle, "the watcher to go idle")
     assert recorder.of(EntityUpdated, "note:slow") == 1
     assert rows(brain)["note:slow"].version == 2
+
+
+def history_of(brain: Brain, key: str) -> list[str | None]:
+    """The documents of ``key``'s history, oldest first (None for a delete)."""
+    type_, _, id_ = key.partition(":")
+    return [v.document for v in sorted(brain.entity_history(type_, id_), key=lambda v: v.seq)]
+
+
+@FILE_SIDE
+@pytest.mark.skipif(open_inotify() is None, reason="needs Linux inotify (IN_CLOSE_WRITE)")
+@pytest.mark.parametrize("pause", [0.4, 1.0])
+def test_w1_a_writer_pausing_mid_save_is_one_version(
+    make_brain: Any, disk: Any, rows: Any, pause: float
+) -> None:
+    """Half the file, a pause far longer than the quiet time, the rest, then the close:
+    one version with the whole text (the close is what ends a save, not the quiet)."""
+    brain = make_brain(**FAST)
+    disk.write("slow.md", body("slow"))
+    recorder = Recorder(brain)
+    final = body("slow", " " + "more text " * 40)
+    half = len(final) // 2
+    with watching(brain, recorder) as watcher:
+        with (brain.settings.root / "slow.md").open("w", encoding="utf-8") as handle:
+            handle.write(final[:half])
+            handle.flush()
+            time.sleep(pause)  # the scenario: a writer that stalls mid-save
+            handle.write(final[half:])
+        wait_for(lambda: document(brain, "note:slow") == final, "the whole file")
+        barrier(brain, watcher, brain.settings.root, "barrier")
+        errors = [e for e in recorder.watch if "errors" in e.counts or "skipped" in e.counts]
+    assert recorder.of(EntityUpdated, "note:slow") == 1
+    assert history_of(brain, "note:slow") == [body("slow"), final] and not errors
+
+
+@FILE_SIDE
+@pytest.mark.skipif(open_inotify() is None, reason="needs Linux inotify (IN_CLOSE_WRITE)")
+def test_w1_a_rescan_waits_for_a_writer_pausing_mid_save(
+    make_brain: Any, disk: Any, rows: Any
+) -> None:
+    brain = make_brain(**FAST)
+    disk.write("slow.md", body("slow"))
+    recorder = Recorder(brain)
+    final = body("slow", " " + "more text " * 40)
+    half = len(final) // 2
+    with watching(brain, recorder) as watcher:
+        seen = len(watcher.jobs)
+        with (brain.settings.root / "slow.md").open("w", encoding="utf-8") as handle:
+            handle.write(final[:half])
+            handle.flush()
+            watcher.rescan_now()  # a rescan due while the writer stalls
+            time.sleep(1.0)  # the scenario: a writer that stalls mid-save
+            handle.write(final[half:])
+        wait_for(lambda: document(brain, "note:slow") == final, "the whole file")
+        wait_for(lambda: len(watcher.jobs) > seen and watcher.idle(), "the rescan")
+    assert history_of(brain, "note:slow") == [body("slow"), final]
 
 
 @FILE_SIDE

@@ -8,8 +8,10 @@ import pytest
 from watchfiles import Change
 
 from brainsync.errors import InvalidInputError
+from brainsync.report import Conflict, ItemError, Report
 from brainsync.sync import watch_state
 from brainsync.sync.watch_files import hints_from_changes
+from brainsync.sync.watch_jobs import problems
 from brainsync.sync.watch_paths import PartialScan, normalise_paths
 from brainsync.sync.watch_queue import HintKind, HintQueue
 from brainsync.sync.watch_state import (
@@ -120,3 +122,18 @@ def test_a_state_is_published_only_once_its_file_is_written(
     assert seen_while_writing == [WatchMode.WATCHING]
     assert statefile.state is not None and statefile.state.mode is WatchMode.PAUSED
     assert [s.mode for s in read_watch_states(tmp_path)] == [WatchMode.PAUSED]
+
+
+def test_a_batch_names_the_paths_of_its_errors_and_conflicts_and_the_copies() -> None:
+    report = Report(
+        conflicts=[
+            Conflict("a.md", "note:a", "both kept", "a.conflict-1.md"),
+            Conflict("b.md", "note:b", "database version kept"),
+        ],
+        errors=[ItemError(f"e{n}.md", "bad frontmatter") for n in range(7)],
+    )
+    assert problems(report, "job-1") == [
+        "errors: e0.md, e1.md, e2.md, e3.md, e4.md and 2 more (brainsync job show job-1)",
+        "conflicts: a.md (copy a.conflict-1.md), b.md",
+    ]
+    assert problems(Report(), "job-1") == []

@@ -10,6 +10,7 @@ after it commits.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from brainsync.entities import Entity, EntityKey, EntityType
-from brainsync.errors import BrainsyncError
+from brainsync.errors import BrainsyncError, InvalidInputError
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.report import ItemError, Outcome, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
@@ -121,6 +122,8 @@ class ChunkRunner(ConflictPolicies):
             if item.read_error is not None:
                 raise item.read_error
             self._act(item, options, result)
+        except InvalidInputError as exc:
+            item.void(_invalid(item, options, exc))
         except BrainsyncError as exc:
             item.void(ItemError(item.path, str(exc)))
         except OSError as exc:
@@ -373,3 +376,14 @@ class ChunkRunner(ConflictPolicies):
         Action.RESTORE_FILE: _do_restore_file,
         Action.DROP_RECORD: _do_drop_record,
     }
+
+
+def _invalid(item: Item, options: RunOptions, exc: InvalidInputError) -> Skip | ItemError:
+    """An item that is no valid note: an error, unless its file changed just now in a run
+    that takes that as mid-write (a watcher's: it looks again once the file is quiet)."""
+    snapshot = item.snapshot
+    if snapshot is not None and options.mid_write_seconds > 0:
+        age = time.time() - snapshot.mtime_ns / 1e9
+        if 0 <= age < options.mid_write_seconds:
+            return Skip(item.path, "not a valid note yet, changed just now; probably mid-write")
+    return ItemError(item.path, str(exc))

@@ -2,8 +2,9 @@
 
 The parameters are what a job stores (JSON): ``types`` (type names), ``dry_run``,
 ``force_deletes``, ``conflict`` (a policy name), ``restore``, ``paths`` (only these paths,
-relative to the directory; a folder means everything under it). Bad ones fail here, before
-a job is queued, with a message that names what is allowed.
+relative to the directory; a folder means everything under it), ``mid_write_seconds`` (a
+watcher's: an invalid file younger than this is taken as mid-write). Bad ones fail here,
+before a job is queued, with a message that names what is allowed.
 """
 
 from __future__ import annotations
@@ -68,5 +69,12 @@ def run_request(
         settings.chunk_pause_seconds,
         bool(params.get("restore", False)),
         settings.max_file_bytes,
+        _seconds(params.get("mid_write_seconds", 0.0)),
     )
     return request, options
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
+        raise InvalidInputError("mid_write_seconds must be a number of seconds from 0 to 60")
+    return float(value)

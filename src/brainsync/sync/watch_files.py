@@ -28,6 +28,7 @@ from brainsync.sync.scan import check_root, root_identity
 from brainsync.sync.watch_queue import HintKind
 
 __all__ = [
+    "CRASH_ADVICE",
     "LIMIT_ADVICE",
     "FileWatch",
     "FileWatchHooks",
@@ -42,6 +43,10 @@ LIMIT_ADVICE = (
     "the file watcher failed ({error}); the system's watch limit may be reached: raise "
     "fs.inotify.max_user_watches (sudo sysctl fs.inotify.max_user_watches=524288). "
     "Polling the directory instead, with periodic rescans"
+)
+CRASH_ADVICE = (
+    "the file watcher stopped on an unexpected error ({error}); restarting it and "
+    "rescanning the whole folder"
 )
 #: How long one wait inside watchfiles may last: the root is re-checked this often.
 _RUST_TIMEOUT_MS = 500
@@ -184,6 +189,10 @@ class FileWatch:
                 else:
                     self._hooks.warning(LIMIT_ADVICE.format(error=exc))
                     self._force_polling = True
+            except Exception as exc:  # a bug must not end watching silently: say, re-arm
+                log.exception("the file watcher failed")
+                self._hooks.warning(CRASH_ADVICE.format(error=f"{type(exc).__name__}: {exc}"))
+                self._stop.wait(self._poll)
 
     def _wait_for_root(self) -> None:
         while not self._stop.wait(self._poll):

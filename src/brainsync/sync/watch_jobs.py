@@ -27,6 +27,8 @@ __all__ = ["Batch", "BatchOutcome", "JobHost", "WatchEvent", "WatchEventKind", "
 
 #: The words a chunk uses for a file caught mid-write (see ``sync.chunk``).
 _MID_WRITE = "mid-write"
+#: Paths named per kind of problem in one line of watch output (the rest are counted).
+_NAMED = 5
 
 
 class JobHost(Protocol):
@@ -98,6 +100,8 @@ class Batch:
 
     trigger: str
     paths: tuple[str, ...]
+    #: Why the batch is what it is, when the user should know (a queue overflow).
+    note: str | None = None
 
 
 class WatchEventKind(enum.Enum):
@@ -124,6 +128,8 @@ class WatchEvent:
     paths: int = 0
     job: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    #: The paths of the batch's errors and conflicts, a line per kind.
+    problems: tuple[str, ...] = ()
     at: str = field(default_factory=_now)
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +141,7 @@ class WatchEvent:
             "paths": self.paths,
             "job": self.job,
             "counts": dict(self.counts),
+            "problems": list(self.problems),
             "at": self.at,
         }
 
@@ -166,6 +173,21 @@ def counts_of(report: Report) -> dict[str, int]:
     return {name: count for name, count in counts.items() if count}
 
 
+def problems(report: Report, job_id: str) -> list[str]:
+    """The paths of a report's errors and conflicts (with each conflict's copy), a line
+    per kind; at most :data:`_NAMED` paths each, then how many more."""
+    conflicts = [
+        f"{c.path} (copy {c.copy_path})" if c.copy_path else c.path for c in report.conflicts
+    ]
+    lines: list[str] = []
+    for title, named in (("errors", [e.path for e in report.errors]), ("conflicts", conflicts)):
+        if named:
+            more = len(named) - _NAMED
+            tail = f" and {more} more (brainsync job show {job_id})" if more > 0 else ""
+            lines.append(f"{title}: {', '.join(named[:_NAMED])}{tail}")
+    return lines
+
+
 def outcome(batch: Batch, job: Job) -> BatchOutcome:
     """Read a finished job of ``batch`` for the watcher."""
     if job.result is None or job.failure is not None:
@@ -191,6 +213,8 @@ def outcome(batch: Batch, job: Job) -> BatchOutcome:
     unsettled = {s.path for s in report.skipped if _MID_WRITE in s.reason}
     unsettled.update(error.path for error in report.errors)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items()) or "no changes"
+    named = problems(report, job.id)
+    summary += "".join(f"; {line}" for line in named)
     count = len(batch.paths)
     where = f"{count} path{'' if count == 1 else 's'}" if batch.paths else "whole folder"
     event = WatchEvent(
@@ -200,5 +224,6 @@ def outcome(batch: Batch, job: Job) -> BatchOutcome:
         len(batch.paths),
         job.id,
         counts,
+        tuple(named),
     )
     return BatchOutcome(event, changed, unsettled=tuple(sorted(unsettled)))

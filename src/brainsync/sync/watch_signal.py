@@ -13,6 +13,7 @@ sync makes, so the watcher's own writes (which update both) never look like a ch
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -34,6 +35,9 @@ __all__ = [
     "open_signal",
     "paths_of_keys",
 ]
+
+CRASH = "the store watcher failed on an unexpected error ({error}); looking again"
+log = logging.getLogger(__name__)
 
 #: The PostgreSQL channel every commit that changed entities notifies (the store's).
 CHANNEL = ENTITY_CHANNEL
@@ -246,6 +250,11 @@ class StoreWatch:
                     moved = self._signalled(signal)
                     if (fired or moved) and not self._stop.is_set() and not self.paused:
                         self._collect()
+                except Exception as exc:  # a bug must not end watching silently: say, retry
+                    log.exception("the store watcher failed")
+                    self._dirty.set()  # look again after a poll interval
+                    self._on_warning(CRASH.format(error=f"{type(exc).__name__}: {exc}"))
+                    self._stop.wait(self._poll)
                 finally:
                     self._collecting = False
         finally:

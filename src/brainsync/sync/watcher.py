@@ -37,6 +37,7 @@ from brainsync.sync.watch_pause import Pause
 from brainsync.sync.watch_queue import HintKind, HintQueue
 from brainsync.sync.watch_signal import StoreWatch
 from brainsync.sync.watch_state import StateFile, WatchMode, WatchState
+from brainsync.sync.watch_writes import Settling
 
 if TYPE_CHECKING:
     from brainsync.jobs import Job
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 
 #: A file changed this recently that could not be read as a note is looked at again.
 SETTLE_SECONDS = 2.0
+#: Paths the watcher remembers one by one; past this a burst becomes one rescan.
+QUEUE_LIMIT = 20_000
+OVERFLOW = "more than {} paths changed at once; rescanning the whole folder"
 #: Jobs are awaited in slices this long, so a stop is noticed at once.
 _WAIT_SLICE = 0.25
 
@@ -68,12 +72,13 @@ class Watcher:
         self._options = options
         self._on_event = on_event or (lambda event: None)
         self._root: Path = host.settings.root
-        self._queue = HintQueue(options.delete_delay, SETTLE_SECONDS)
+        self._queue = HintQueue(options.delete_delay, SETTLE_SECONDS, QUEUE_LIMIT)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._armed = threading.Event()
         self._halt = Pause(options.poll_seconds)
         self._full_due = True  # the startup reconcile
+        self._note: str | None = None  # what the next full batch must say (an overflow)
         self._next_rescan = time.monotonic() + options.rescan_seconds
         self._busy = False
         self._store_watch: StoreWatch | None = None
@@ -83,6 +88,9 @@ class Watcher:
         self._statefile = StateFile(host.settings.state_home, str(self._root))
         self._threads: list[threading.Thread] = []
         self._files: FileWatch | None = None
+        self._settling = Settling(
+            self._root, options.debounce_ms / 1000, self._hints, self._degraded
+        )
         self._unsubscribe: Callable[[], None] | None = None
         #: Ids of the jobs this watcher started, oldest first.
         self.jobs: list[str] = []
@@ -120,6 +128,7 @@ class Watcher:
             self._files.start()
             while not self._armed.wait(0.05) and not self._halt.active:
                 pass
+            self._settling.open()
         else:
             self._armed.set()
         self._spawn(self._drive, "brainsync-watch")
@@ -153,6 +162,7 @@ class Watcher:
             self._store_watch.stop()
         if self._files is not None:
             self._files.stop()
+        self._settling.close()
         for thread in self._threads:
             thread.join()
         if self._unsubscribe is not None:
@@ -215,6 +225,9 @@ class Watcher:
         self._armed.clear()
         if reason is not None:
             self._pause(reason)
+        else:  # back (perhaps another folder at the path): follow its writes anew
+            self._settling.close()
+            self._settling.open()
 
     def _degraded(self, message: str) -> None:
         """The file watcher fell back (polling): status shows it for as long as it lasts."""
@@ -268,9 +281,14 @@ class Watcher:
 
     def _drive(self) -> None:
         while not self._stop.is_set():
-            batch = self._next_batch()
-            if batch is not None:
-                self._apply(batch)
+            try:
+                batch = self._next_batch()
+                if batch is not None:
+                    self._apply(batch)
+            except Exception as exc:  # a bug must not end watching silently: say, rescan
+                log.exception("the watcher's batch loop failed")
+                self._warn(f"a batch failed unexpectedly ({type(exc).__name__}: {exc}); rescanning")
+                self._stop.wait(self._options.poll_seconds)
 
     def _next_batch(self) -> Batch | None:
         """Wait for the next batch due: a full rescan, or the paths whose hints are due."""
@@ -284,9 +302,14 @@ class Watcher:
                     if self._halt.active:
                         self._cond.wait(self._options.poll_seconds)
                         continue
-                full = self._full_due or self._queue.take_overflow()
-                if full or now >= self._next_rescan:
-                    return self._full_batch(now, startup=full)
+                if self._queue.take_overflow():
+                    self._full_due, self._note = True, OVERFLOW.format(QUEUE_LIMIT)
+                if self._full_due or now >= self._next_rescan:
+                    writing = self._settling.writing_until(now)  # a rescan waits for them
+                    if writing is None:
+                        return self._full_batch(now, startup=self._full_due)
+                    self._cond.wait(min(writing - now, _WAIT_SLICE))
+                    continue
                 paths = self._settled(self._queue.take(now), now)
                 if paths:
                     self._busy = True
@@ -295,10 +318,11 @@ class Watcher:
         return None
 
     def _full_batch(self, now: float, *, startup: bool) -> Batch:
+        note, self._note = self._note, None
         self._full_due, self._busy = False, True
         self._queue.clear()
         self._next_rescan = now + self._options.rescan_seconds
-        return Batch("reconcile" if startup else "rescan", ())
+        return Batch("reconcile" if startup else "rescan", (), note)
 
     def _timeout(self, now: float) -> float:
         due = self._queue.next_due()
@@ -306,14 +330,17 @@ class Watcher:
         return max(0.01, min(until - now, self._options.poll_seconds))
 
     def _settled(self, paths: list[str], now: float) -> list[str]:
-        """The paths quiet for the debounce time; the rest wait (a slow writer is one save)."""
-        quiet = self._options.debounce_ms / 1000
-        young = ages_below(self._root, paths, quiet)
-        for path, age in young.items():
-            self._queue.defer(path, now + quiet - age)
-        return [path for path in paths if path not in young]
+        """The paths closed by their writer and quiet; the rest wait (a slow writer is one
+        save): until closed, or until they are quiet."""
+        ready, wait = self._settling.split(paths, now)
+        for path, until in wait.items():
+            self._queue.defer(path, until)
+        return ready
 
     def _apply(self, batch: Batch) -> None:
+        if batch.note is not None:
+            self._statefile.update(reason=batch.note)
+            self._emit(WatchEvent(WatchEventKind.WARNING, batch.note))
         try:
             problem = self._root_problem()
             if problem is not None:
@@ -327,7 +354,9 @@ class Watcher:
                 self._busy = False
 
     def _run_job(self, batch: Batch) -> Job | None:
-        params: dict[str, object] = {"paths": list(batch.paths)} if batch.paths else {}
+        params: dict[str, object] = {"mid_write_seconds": SETTLE_SECONDS}
+        if batch.paths:
+            params["paths"] = list(batch.paths)
         try:
             job_id = self._host.start(self._options.kind, params)
         except RootUnavailableError as exc:

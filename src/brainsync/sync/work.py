@@ -71,6 +71,9 @@ class RunOptions:
     restore: bool
     #: The folder side's size limit: an entity whose file would be larger is not written.
     max_file_bytes: int
+    #: A file that is no valid note and changed less than this long ago is taken as
+    #: caught mid-write (skipped, looked at again by the watcher), not as an error.
+    mid_write_seconds: float
 
 
 @dataclass
