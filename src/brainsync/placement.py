@@ -1,0 +1,167 @@
+"""Which store a directory's default settings lead to: the store follows the folder.
+
+With no ``db`` setting the store is a SQLite file in the state folder, named after the
+directory (``<home>/<dirname>.sqlite``, and ``<dirname>.jobs.sqlite`` for the jobs). A
+renamed directory keeps its store: the folder registry of the state folder remembers the
+directory by device, inode and token (:mod:`brainsync.sync.folders`), so a store that
+remembers this directory is used whatever its file is called, and the report says so. A
+directory moved away from its state folder (to another parent) is refused with the option
+that finds its store again, instead of silently starting an empty one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from brainsync.config import Settings
+from brainsync.errors import ConfigError, StoreError
+from brainsync.store import SQLiteStore, Store, open_store
+from brainsync.store.pg_setup import connect_failure
+from brainsync.store.schema import STORE_ID_KEY, meta
+from brainsync.sync.folders import marked_home, stores_remembering
+
+__all__ = ["EmptyStore", "StatePlace", "open_brain_store", "place_state", "store_exists"]
+
+_STORE_SUFFIX = ".sqlite"
+_JOBS_SUFFIX = ".jobs.sqlite"
+
+
+@dataclass(frozen=True)
+class StatePlace:
+    """The store and job store URLs a brain uses, and how they were found."""
+
+    store_url: str
+    jobs_url: str
+    #: Said in the report when the store is not the one the directory's name gives.
+    note: str | None = None
+
+
+def place_state(settings: Settings) -> StatePlace:
+    """The store URLs for ``settings``: as set, or the store that remembers this folder.
+
+    Nothing is created or written. Refuses (ConfigError) a directory that another state
+    folder remembers while this one has no store for it: it was moved away from its state.
+    """
+    if settings.db is not None:
+        return StatePlace(settings.store_url, settings.jobs_url)
+    home, root = settings.state_home, settings.root.resolve()
+    default = home / f"{settings.root.name}{_STORE_SUFFIX}"
+    remembering = stores_remembering(home, settings.host, root)
+    found = _store_file(home, default, remembering) if remembering else None
+    if found is not None and found != default:
+        name = found.name.removesuffix(_STORE_SUFFIX)
+        jobs = settings.jobs_db or _sqlite_url(home / f"{name}{_JOBS_SUFFIX}")
+        note = f"folder was renamed from {name!r}; using store {found}"
+        return StatePlace(_sqlite_url(found), jobs, note)
+    if found is None and not default.exists():
+        _refuse_if_moved_away(settings, root)
+    return StatePlace(settings.store_url, settings.jobs_url)
+
+
+def _store_file(home: Path, default: Path, ids: set[str]) -> Path | None:
+    """The SQLite store in ``home`` with one of ``ids``, the default name first."""
+    others = sorted(p for p in home.glob(f"*{_STORE_SUFFIX}") if not p.name.endswith(_JOBS_SUFFIX))
+    for candidate in [default, *(p for p in others if p != default)]:
+        if candidate.is_file() and _store_id(candidate) in ids:
+            return candidate
+    return None
+
+
+def _store_id(file: Path) -> str | None:
+    """The id a SQLite store file was given, read without writing (None: not a store)."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(file))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        query = f"SELECT value FROM {meta.name} WHERE name = ?"
+        row = conn.execute(query, (STORE_ID_KEY,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
+def _refuse_if_moved_away(settings: Settings, root: Path) -> None:
+    """Refuse a directory whose store is in another state folder that still remembers it."""
+    other = marked_home(root)
+    if other is None or other == settings.state_home:
+        return
+    if not stores_remembering(other, settings.host, root):
+        return
+    raise ConfigError(
+        f"{root} was synced with the state folder {other}, not {settings.state_home}: it was "
+        f"moved there. Pass `--home {other}` (or move {other} beside it as "
+        f"{settings.state_home}) so that its store follows it"
+    )
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def store_exists(url: str) -> bool:
+    """False when ``url`` names a SQLite file that does not exist yet (a server's database
+    is not looked for: True)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return True
+    return Path(parsed.database).exists()
+
+
+def open_brain_store(settings: Settings, *, read_only: bool) -> Store:
+    """The store ``settings`` name (resolved by :func:`place_state`), created when missing;
+    ``read_only``: nothing is created, a store that does not exist yet reads as empty."""
+    url = settings.store_url
+    if not read_only:
+        settings.state_home.mkdir(parents=True, exist_ok=True)
+        return open_store(url)
+    if not store_exists(url):
+        return EmptyStore(url)
+    try:
+        return open_store(url, create_database=False)
+    except StoreError as exc:
+        failure = connect_failure(exc)
+        if failure is None or not failure.missing_database:
+            raise
+        return EmptyStore(url)
+
+
+class EmptyStore(SQLiteStore):
+    """What a read-only command reads where no store exists yet: an empty store that
+    refuses writes, in a temporary folder removed on close; it shows the real URL."""
+
+    def __init__(self, url: str) -> None:
+        self._shown = make_url(url).render_as_string(hide_password=True)
+        self._folder = Path(tempfile.mkdtemp(prefix="brainsync-empty-"))
+        try:
+            super().__init__(f"sqlite:///{self._folder / 'empty.sqlite'}")
+        except BaseException:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
+        self._engine.dispose()  # the schema is made; every later connection only reads
+        event.listen(self._engine, "connect", _query_only)
+
+    @property
+    def url(self) -> str:
+        """The URL of the store that does not exist yet (password masked)."""
+        return self._shown
+
+    def close(self) -> None:
+        """Close it and remove its temporary folder."""
+        super().close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _query_only(dbapi_conn: sqlite3.Connection, record: Any) -> None:
+    dbapi_conn.execute("PRAGMA query_only = ON")
