@@ -72,7 +72,9 @@ def test_a_folder_moved_away_from_its_state_folder_is_refused(tmp_path: Path) ->
     fixed = brainsync(tmp_path, "--dir", "elsewhere/notes", *home, "sync", "--json")
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["deleted"] == 0
-    got = brainsync(tmp_path, "--dir", "elsewhere/notes", *home, "entity", "get", "note", "api-only")
+    got = brainsync(
+        tmp_path, "--dir", "elsewhere/notes", *home, "entity", "get", "note", "api-only"
+    )
     assert got.stdout == NOTE
 
 
