@@ -55,7 +55,10 @@ def place_state(settings: Settings) -> StatePlace:
         return StatePlace(settings.store_url, settings.jobs_url)
     home, root = settings.state_home, settings.root.resolve()
     default = home / f"{settings.root.name}{_STORE_SUFFIX}"
-    remembering = stores_remembering(home, settings.host, root)
+    try:
+        remembering = stores_remembering(home, settings.host, root)
+    except ConfigError:
+        remembering = set()  # an unreadable registry: the folder's join says so
     found = _store_file(home, default, remembering) if remembering else None
     if found is not None and found != default:
         name = found.name.removesuffix(_STORE_SUFFIX)
@@ -97,8 +100,11 @@ def _refuse_if_moved_away(settings: Settings, root: Path) -> None:
     other = marked_home(root)
     if other is None or other == settings.state_home:
         return
-    if not stores_remembering(other, settings.host, root):
-        return
+    try:
+        if not stores_remembering(other, settings.host, root):
+            return
+    except ConfigError:
+        return  # that state folder's registry cannot say: nothing to point at
     raise ConfigError(
         f"{root} was synced with the state folder {other}, not {settings.state_home}: it was "
         f"moved there. Pass `--home {other}` (or move {other} beside it as "

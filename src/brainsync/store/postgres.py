@@ -65,7 +65,8 @@ class PostgresStore(Store):
             if failure is None or (failure.missing_database and not self._create_database):
                 raise
             if not failure.missing_database:
-                raise StoreError(failure.message("store", self._url)) from exc
+                # the same class: a job step retries a transient one (a server restarting)
+                raise type(exc)(failure.message("store", self._url)) from exc
             create_database(self._url)
             super()._prepare_schema()
 
