@@ -84,6 +84,11 @@ def test_a_role_that_may_not_create_it_is_told_what_to_run(tmp_path: Path, new_n
         assert len(lines) == 2, done.stderr
         assert f"createdb -h 127.0.0.1 -p 5432 -U {role} {new_name}" in lines[1]
         assert not _exists(new_name)
+        jobs = brainsync(tmp_path, "--dir", "notes", "sync", env={"BRAINSYNC_JOBS_DB": url})
+        assert jobs.returncode == 7, jobs.stderr
+        lines = jobs.stderr.strip().splitlines()
+        assert len(lines) == 2 and f"-U {role} {new_name}`" in lines[1], jobs.stderr
+        assert not _exists(new_name)
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

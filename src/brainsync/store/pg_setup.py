@@ -36,8 +36,10 @@ class ConnectFailure:
 
     def message(self, what: str, url: str | URL) -> str:
         """Two lines: what could not be reached (the URL, password masked), and why."""
-        shown = make_url(url).render_as_string(hide_password=True)
-        return f"cannot connect to the {what} {shown}: {self.reason}\n{self.hint}"
+        parsed = make_url(url)
+        shown = parsed.render_as_string(hide_password=True)
+        hint = _create_it(parsed) if self.missing_database else self.hint
+        return f"cannot connect to the {what} {shown}: {self.reason}\n{hint}"
 
 
 def connect_failure(exc: BaseException | None) -> ConnectFailure | None:
@@ -80,13 +82,18 @@ def create_database(url: URL) -> None:
     except psycopg.errors.DuplicateDatabase:
         return  # another process created it just now
     except psycopg.Error as exc:
-        command = f"createdb -h {url.host or 'localhost'} -p {url.port or 5432}"
-        command += f" -U {url.username} {name}" if url.username else f" {name}"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if url.password:
             reason = reason.replace(str(url.password), "***")
         shown = url.render_as_string(hide_password=True)
         raise StoreError(
             f"database {name!r} of {shown} does not exist and could not be created ({reason})"
-            f"\ncreate it with `{command}` (as a role that may), then try again"
+            f"\n{_create_it(url)}"
         ) from exc
+
+
+def _create_it(url: URL) -> str:
+    """The line that says how to create the database ``url`` names."""
+    command = f"createdb -h {url.host or 'localhost'} -p {url.port or 5432}"
+    command += f" -U {url.username} {url.database}" if url.username else f" {url.database}"
+    return f"create it with `{command}` (as a role that may), then try again"
