@@ -95,6 +95,7 @@ READ_ONLY = [
     ["jobs"],
     ["jobs", "--json"],
     ["job", "show", "0123abcd"],
+    ["hosts"],
     ["folders"],
     ["folders", "--json"],
     ["entity", "get", "note", "welcome"],
