@@ -16,6 +16,10 @@ Anything else joins as a *new* folder, which is always safe (a join deletes noth
 copied folder (new inode), a folder replaced at the same path, a state folder copied beside
 another directory (another path), a registry carried to another host, a folder forgotten
 in the store. Two directories therefore never share one sync state (catalogue F4).
+
+The directory also says which state folder synced it (``user.brainsync.state-home``), and
+:func:`stores_remembering` tells which stores remember it: :mod:`brainsync.placement`
+finds a renamed folder's store by them (catalogue F6).
 """
 
 from __future__ import annotations
