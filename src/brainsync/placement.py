@@ -59,24 +59,41 @@ def place_state(settings: Settings) -> StatePlace:
         remembering = stores_remembering(home, settings.host, root)
     except ConfigError:
         remembering = set()  # an unreadable registry: the folder's join says so
-    found = _store_file(home, default, remembering) if remembering else None
-    if found is not None and found != default:
-        name = found.name.removesuffix(_STORE_SUFFIX)
-        jobs = settings.jobs_db or _sqlite_url(home / f"{name}{_JOBS_SUFFIX}")
-        note = f"folder was renamed from {name!r}; using store {found}"
-        return StatePlace(_sqlite_url(found), jobs, note)
+    stores = _stores_with(home, default, remembering) if remembering else []
+    found = stores[0] if stores else None
     if found is None and not default.exists():
         _refuse_if_moved_away(settings, root)
-    return StatePlace(settings.store_url, settings.jobs_url)
+    if found is None or found == default:
+        return StatePlace(settings.store_url, settings.jobs_url, _others_note(stores))
+    name = found.name.removesuffix(_STORE_SUFFIX)
+    jobs = settings.jobs_db or _sqlite_url(home / f"{name}{_JOBS_SUFFIX}")
+    note = f"folder was renamed from {name!r}; using store {found}"
+    return StatePlace(
+        _sqlite_url(found), jobs, "; ".join(filter(None, [note, _others_note(stores)]))
+    )
 
 
-def _store_file(home: Path, default: Path, ids: set[str]) -> Path | None:
-    """The SQLite store in ``home`` with one of ``ids``, the default name first."""
+def _stores_with(home: Path, default: Path, ids: set[str]) -> list[Path]:
+    """The SQLite stores in ``home`` with one of ``ids``, the default name first."""
     others = sorted(p for p in home.glob(f"*{_STORE_SUFFIX}") if not p.name.endswith(_JOBS_SUFFIX))
+    found: list[Path] = []
     for candidate in [default, *(p for p in others if p != default)]:
-        if candidate.is_file() and _store_id(candidate) in ids:
-            return candidate
-    return None
+        if not ids:
+            break  # the usual case: the default store, the one remembering, read alone
+        store_id = _store_id(candidate) if candidate.is_file() else None
+        if store_id in ids:
+            found.append(candidate)
+            ids = ids - {store_id}
+    return found
+
+
+def _others_note(stores: list[Path]) -> str | None:
+    """Say so when another store also holds a sync state of this folder (two stores
+    claim it: made by an earlier release after a rename, or by a ``--db``)."""
+    if len(stores) < 2:
+        return None
+    names = ", ".join(str(p) for p in stores[1:])
+    return f"{names} also holds a sync state of this folder and is not used (`--db` picks it)"
 
 
 def _store_id(file: Path) -> str | None:

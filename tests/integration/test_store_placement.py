@@ -41,6 +41,19 @@ def test_two_folders_that_swapped_names_keep_their_own_stores(tmp_path: Path) ->
     assert stores == {"a.sqlite", "b.sqlite"}  # no third one
 
 
+def test_a_second_store_of_the_folder_is_named_in_the_report(tmp_path: Path) -> None:
+    _synced(tmp_path, "a", "from-a")
+    (tmp_path / "a").rename(tmp_path / "b")
+    # what an earlier release did after the rename: a new store under the new name
+    second = f"sqlite:///{tmp_path / '.brainsync' / 'b.sqlite'}"
+    with Brain(Settings(directory=tmp_path / "b", db=second)) as brain:
+        brain.sync()
+    with Brain(Settings(directory=tmp_path / "b")) as brain:
+        assert brain.settings.store_url == second  # the store under its name is kept
+        notes = brain.sync().notes
+    assert any("a.sqlite also holds a sync state of this folder" in note for note in notes)
+
+
 def test_explicit_and_untouched_settings_are_kept(tmp_path: Path) -> None:
     given = Settings(directory=tmp_path / "x", db=f"sqlite:///{tmp_path / 'mine.db'}")
     assert place_state(given).store_url == given.store_url
