@@ -49,7 +49,8 @@ def place_state(settings: Settings) -> StatePlace:
     """The store URLs for ``settings``: as set, or the store that remembers this folder.
 
     Nothing is created or written. Refuses (ConfigError) a directory that another state
-    folder remembers while this one has no store for it: it was moved away from its state.
+    folder remembers while the default one beside it has no store for it: it was moved
+    away from its state.
     """
     if settings.db is not None:
         return StatePlace(settings.store_url, settings.jobs_url)
@@ -61,8 +62,8 @@ def place_state(settings: Settings) -> StatePlace:
         remembering = set()  # an unreadable registry: the folder's join says so
     stores = _stores_with(home, default, remembering) if remembering else []
     found = stores[0] if stores else None
-    if found is None and not default.exists():
-        _refuse_if_moved_away(settings, root)
+    if found is None and settings.home is None and not default.exists():
+        _refuse_if_moved_away(settings, root)  # a home given on purpose is not second-guessed
     if found is None or found == default:
         return StatePlace(settings.store_url, settings.jobs_url, _others_note(stores))
     name = found.name.removesuffix(_STORE_SUFFIX)
