@@ -61,7 +61,8 @@ class Brain:
         self, settings: Settings, plugins: Iterable[object] = (), *, read_only: bool = False
     ) -> None:
         place = place_state(settings)
-        self.settings = replace(settings, db=place.store_url, jobs_db=place.jobs_url)
+        home = place.home or settings.home
+        self.settings = replace(settings, db=place.store_url, jobs_db=place.jobs_url, home=home)
         #: Said in the reports of this brain's runs: how its store was found.
         self.place_notes = [place.note] if place.note else []
         self.read_only = read_only

@@ -5,8 +5,9 @@ directory (``<home>/<dirname>.sqlite``, and ``<dirname>.jobs.sqlite`` for the jo
 renamed directory keeps its store: the folder registry of the state folder remembers the
 directory by device, inode and token (:mod:`brainsync.sync.folders`), so a store that
 remembers this directory is used whatever its file is called, and the report says so. A
-directory moved away from its state folder (to another parent) is refused with the option
-that finds its store again, instead of silently starting an empty one.
+directory moved away from its state folder (to another parent, the state folder left
+behind) says which state folder synced it (an extended attribute): its store is used there.
+A store is never silently replaced by an empty one.
 """
 
 from __future__ import annotations
@@ -43,35 +44,60 @@ class StatePlace:
     jobs_url: str
     #: Said in the report when the store is not the one the directory's name gives.
     note: str | None = None
+    #: The state folder to use instead of the default one (a folder moved away from it).
+    home: Path | None = None
 
 
 def place_state(settings: Settings) -> StatePlace:
     """The store URLs for ``settings``: as set, or the store that remembers this folder.
 
-    Nothing is created or written. Refuses (ConfigError) a directory that another state
-    folder remembers while the default one beside it has no store for it: it was moved
-    away from its state.
+    First a store of the state folder that remembers the directory (renamed in place), then
+    one of the state folder the directory was last synced with, when it was moved away from
+    it and the default state folder is used; otherwise the directory's name. Nothing is
+    created or written.
     """
     if settings.db is not None:
         return StatePlace(settings.store_url, settings.jobs_url)
-    home, root = settings.state_home, settings.root.resolve()
-    default = home / f"{settings.root.name}{_STORE_SUFFIX}"
+    root, name = settings.root.resolve(), settings.root.name
+    here = _remembered_in(settings.state_home, name, settings.host, root)
+    if here:
+        return _placed(settings, settings.state_home, here, moved=False)
+    other = marked_home(root) if settings.home is None else None
+    if other is None or other == settings.state_home:
+        return StatePlace(settings.store_url, settings.jobs_url)
+    there = _remembered_in(other, name, settings.host, root)
+    if there:
+        return _placed(settings, other, there, moved=True)
+    gone = None
+    if not other.exists() and not store_exists(settings.store_url):
+        gone = (
+            f"this folder was synced with the state folder {other}, which is gone: a new "
+            f"store starts here (`--home` or `--db` pointed at the old one keeps it)"
+        )
+    return StatePlace(settings.store_url, settings.jobs_url, gone)
+
+
+def _remembered_in(home: Path, name: str, host: str, root: Path) -> list[Path]:
+    """The SQLite stores in ``home`` that remember the directory ``root`` (name's first)."""
     try:
-        remembering = stores_remembering(home, settings.host, root)
+        ids = stores_remembering(home, host, root)
     except ConfigError:
-        remembering = set()  # an unreadable registry: the folder's join says so
-    stores = _stores_with(home, default, remembering) if remembering else []
-    found = stores[0] if stores else None
-    if found is None and settings.home is None and not default.exists():
-        _refuse_if_moved_away(settings, root)  # a home given on purpose is not second-guessed
-    if found is None or found == default:
-        return StatePlace(settings.store_url, settings.jobs_url, _others_note(stores))
-    name = found.name.removesuffix(_STORE_SUFFIX)
-    jobs = settings.jobs_db or _sqlite_url(home / f"{name}{_JOBS_SUFFIX}")
-    note = f"folder was renamed from {name!r}; using store {found}"
-    return StatePlace(
-        _sqlite_url(found), jobs, "; ".join(filter(None, [note, _others_note(stores)]))
-    )
+        return []  # an unreadable registry: the folder's join says so
+    return _stores_with(home, home / f"{name}{_STORE_SUFFIX}", ids) if ids else []
+
+
+def _placed(settings: Settings, home: Path, stores: list[Path], *, moved: bool) -> StatePlace:
+    found, default = stores[0], home / f"{settings.root.name}{_STORE_SUFFIX}"
+    stem = found.name.removesuffix(_STORE_SUFFIX)
+    jobs = settings.jobs_db or _sqlite_url(home / f"{stem}{_JOBS_SUFFIX}")
+    if moved:
+        note: str | None = f"folder moved away from its state folder {home}; using store {found}"
+    elif found != default:
+        note = f"folder was renamed from {stem!r}; using store {found}"
+    else:
+        note = None
+    notes = "; ".join(filter(None, [note, _others_note(stores)])) or None
+    return StatePlace(_sqlite_url(found), jobs, notes, home if moved else None)
 
 
 def _stores_with(home: Path, default: Path, ids: set[str]) -> list[Path]:
@@ -111,23 +137,6 @@ def _store_id(file: Path) -> str | None:
     finally:
         conn.close()
     return None if row is None else str(row[0])
-
-
-def _refuse_if_moved_away(settings: Settings, root: Path) -> None:
-    """Refuse a directory whose store is in another state folder that still remembers it."""
-    other = marked_home(root)
-    if other is None or other == settings.state_home:
-        return
-    try:
-        if not stores_remembering(other, settings.host, root):
-            return
-    except ConfigError:
-        return  # that state folder's registry cannot say: nothing to point at
-    raise ConfigError(
-        f"{root} was synced with the state folder {other}, not {settings.state_home}: it was "
-        f"moved there. Pass `--home {other}` (or move {other} beside it as "
-        f"{settings.state_home}) so that its store follows it"
-    )
 
 
 def _sqlite_url(path: Path) -> str:

@@ -52,30 +52,39 @@ def test_a_renamed_folder_keeps_its_store_and_its_history(tmp_path: Path) -> Non
     assert not (state / "notes2.jobs.sqlite").exists()
 
 
-def test_a_folder_moved_away_from_its_state_folder_is_refused(tmp_path: Path) -> None:
+def test_a_folder_moved_to_another_parent_keeps_its_store(tmp_path: Path) -> None:
+    _synced_notes(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "notes").rename(tmp_path / "elsewhere" / "notes2")
+    state = tmp_path / ".brainsync"
+    before = _tree(state)
+
+    synced = brainsync(tmp_path, "--dir", "elsewhere/notes2", "sync", "--json")
+    assert synced.returncode == 0, synced.stderr
+    report = json.loads(synced.stdout)
+    assert report["deleted"] == 0 and report["created"] == 1  # the API's entity, as a file
+    assert any(f"moved away from its state folder {state}" in n for n in report["notes"])
+    got = brainsync(tmp_path, "--dir", "elsewhere/notes2", "entity", "get", "note", "api-only")
+    assert got.returncode == 0 and got.stdout == NOTE, got.stderr
+    status = json.loads(brainsync(tmp_path, "--dir", "elsewhere/notes2", "status", "--json").stdout)
+    assert status["store"] == f"sqlite:///{state / 'notes.sqlite'}" and status["entities"] == 7
+    # no state folder and no empty store beside it; none added to the old one either
+    assert not (tmp_path / "elsewhere" / ".brainsync").exists()
+    assert not {p for p in _tree(state) - before if p.endswith(".sqlite")}
+
+
+def test_a_folder_whose_state_folder_is_gone_says_a_new_store_starts(tmp_path: Path) -> None:
     _synced_notes(tmp_path)
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "notes").rename(tmp_path / "elsewhere" / "notes")
-    before = _tree(tmp_path)
+    shutil.rmtree(tmp_path / ".brainsync")  # a reset, or a state folder moved who knows where
 
-    refused = brainsync(tmp_path, "--dir", "elsewhere/notes", "sync", "--json")
-    assert refused.returncode == 8, refused.stderr
-    error = json.loads(refused.stdout)["error"]
-    assert error["type"] == "ConfigError"
-    assert f"--home {tmp_path / '.brainsync'}" in error["message"]
-    assert refused.stderr.count("\n") <= 2
-    status = brainsync(tmp_path, "--dir", "elsewhere/notes", "status")
-    assert status.returncode == 8 and "--home" in status.stderr
-    assert _tree(tmp_path) == before  # no empty store was started beside it
-
-    home = ["--home", str(tmp_path / ".brainsync")]
-    fixed = brainsync(tmp_path, "--dir", "elsewhere/notes", *home, "sync", "--json")
-    assert fixed.returncode == 0, fixed.stderr
-    assert json.loads(fixed.stdout)["deleted"] == 0
-    got = brainsync(
-        tmp_path, "--dir", "elsewhere/notes", *home, "entity", "get", "note", "api-only"
-    )
-    assert got.stdout == NOTE
+    synced = brainsync(tmp_path, "--dir", "elsewhere/notes", "sync", "--json")
+    assert synced.returncode == 0, synced.stderr
+    notes = json.loads(synced.stdout)["notes"]
+    assert any("which is gone: a new store starts here" in n for n in notes), notes
+    again = json.loads(brainsync(tmp_path, "--dir", "elsewhere/notes", "sync", "--json").stdout)
+    assert not any("gone" in n for n in again["notes"])  # said once, when it happened
 
 
 def test_an_existing_store_under_the_directory_name_keeps_being_used(tmp_path: Path) -> None:
