@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,8 @@ def _placed(settings: Settings, home: Path, stores: list[Path], *, moved: bool) 
 
 def _stores_with(home: Path, default: Path, ids: set[str]) -> list[Path]:
     """The SQLite stores in ``home`` with one of ``ids``, the default name first."""
-    others = sorted(p for p in home.glob(f"*{_STORE_SUFFIX}") if not p.name.endswith(_JOBS_SUFFIX))
     found: list[Path] = []
-    for candidate in [default, *(p for p in others if p != default)]:
+    for candidate in _store_files(home, default):
         if not ids:
             break  # the usual case: the default store, the one remembering, read alone
         store_id = _store_id(candidate) if candidate.is_file() else None
@@ -112,6 +112,13 @@ def _stores_with(home: Path, default: Path, ids: set[str]) -> list[Path]:
             found.append(candidate)
             ids = ids - {store_id}
     return found
+
+
+def _store_files(home: Path, default: Path) -> Iterator[Path]:
+    """``default``, then every other store file in ``home`` (listed only when asked for)."""
+    yield default
+    names = sorted(p for p in home.glob(f"*{_STORE_SUFFIX}") if not p.name.endswith(_JOBS_SUFFIX))
+    yield from (p for p in names if p != default)
 
 
 def _others_note(stores: list[Path]) -> str | None:
