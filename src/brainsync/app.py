@@ -21,15 +21,16 @@ from brainsync.errors import (
     BrainsyncError,
 )
 from brainsync.events import EventBus
+from brainsync.placement import EmptyStore, open_brain_store, place_state
 from brainsync.plugins import build_plugin_manager, entity_types
 from brainsync.report import Report
 from brainsync.status import Status, job_summary
-from brainsync.store import FolderRecord, Store, open_store
+from brainsync.store import FolderRecord, Store
 from brainsync.store.history import EntityVersion, Retention
 from brainsync.sync.chunk import RunOptions
 from brainsync.sync.engine import SyncEngine
 from brainsync.sync.files import FileIO
-from brainsync.sync.folder_runs import FolderRuns
+from brainsync.sync.folder_runs import FolderRuns, check_root
 from brainsync.sync.folders import FolderPlace, Joined
 from brainsync.sync.last_scan import fresh_scan, save_last_scan
 from brainsync.sync.planner import PlanRequest
@@ -49,10 +50,22 @@ __all__ = ["Brain", "Status"]
 
 
 class Brain:
-    """The brainsync facade over one sync directory and one entity store."""
+    """The brainsync facade over one sync directory and one entity store.
 
-    def __init__(self, settings: Settings, plugins: Iterable[object] = ()) -> None:
-        self.settings = settings
+    Without a ``db`` setting the store is the one that remembers this directory, even when
+    it was renamed (:mod:`brainsync.placement`). ``read_only``: this brain only reads, and
+    creates nothing; a store that does not exist yet reads as an empty one.
+    """
+
+    def __init__(
+        self, settings: Settings, plugins: Iterable[object] = (), *, read_only: bool = False
+    ) -> None:
+        place = place_state(settings)
+        home = place.home or settings.home
+        self.settings = replace(settings, db=place.store_url, jobs_db=place.jobs_url, home=home)
+        #: Said in the reports of this brain's runs: how its store was found.
+        self.place_notes = [place.note] if place.note else []
+        self.read_only = read_only
         self.bus: EventBus[object] = EventBus()
         self._plugins = tuple(plugins)
         manager = build_plugin_manager(self._plugins, builtin_types=settings.builtin_types)
@@ -98,8 +111,7 @@ class Brain:
     def store(self) -> Store:
         """The entity store, opened on first use."""
         if self._store is None:
-            self.settings.state_home.mkdir(parents=True, exist_ok=True)
-            self._store = open_store(self.settings.store_url)
+            self._store = open_brain_store(self.settings, read_only=self.read_only)
             days = self.settings.history_keep_days
             self._store.retention = Retention(self.settings.history_keep_versions, days or None)
         return self._store
@@ -165,10 +177,17 @@ class Brain:
     def operation(self, kind: str, params: Mapping[str, Any] | None = None) -> SyncOperation:
         """The chunked operation a run of ``kind`` executes (a real run joins the folder)."""
         params = params or {}
-        self.request(kind, params)  # bad parameters fail before the folder joins
+        self.check_run(kind, params)  # fails before the folder joins
         folder, notes = self._folder_runs.for_run(kind, bool(params.get("dry_run")))
         request, options = self.request(kind, params, folder)
-        return self.engine.operation(request, options, notes)
+        return self.engine.operation(request, options, [*self.place_notes, *notes])
+
+    def check_run(self, kind: str, params: Mapping[str, Any]) -> None:
+        """Refuse a run that cannot start before anything is opened or created: bad
+        parameters, or a sync directory that is not a readable directory (a missing one
+        only for an export, which creates it, or where the store knows the folder)."""
+        self.request(kind, params)
+        check_root(self.settings.root, kind, self.settings.store_url)
 
     def export(self, **params: Any) -> Report:
         """Write entities to files (inline). See :meth:`run` for the parameters."""
@@ -218,8 +237,9 @@ class Brain:
         the folder (recorded in the job as ``shared``).
         """
         job_params = {k: v for k, v in (params or {}).items() if v not in (None, (), [])}
-        self.request(kind, job_params)  # bad parameters fail now, not inside the job
+        self.check_run(kind, job_params)  # bad parameters fail now, not inside the job
         folder, notes = self._folder_runs.for_run(kind, bool(job_params.get("dry_run")))
+        notes = [*self.place_notes, *notes]
         job_params["directory"] = str(self.settings.root)
         if folder is not None:
             job_params["folder"] = folder
@@ -354,6 +374,7 @@ class Brain:
             jobs=[job_summary(job) for job in self.job_records().list(limit=10)],
             directory=str(self.settings.root),
             store=self.store.url,
+            store_exists=not isinstance(self.store, EmptyStore),
             counts=self.store.count_by_type(),
             folder=folder,
             folders=self.store.list_folders(),

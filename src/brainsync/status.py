@@ -34,6 +34,8 @@ class Status:
     #: run of this folder came after it.
     last_scan: LastScan | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    #: False while no store exists at ``store`` yet (its first real run creates it).
+    store_exists: bool = True
     #: The watch state of the folders watched from this state folder (any process).
     watch: list[WatchState] = field(default_factory=list)
 
@@ -60,6 +62,7 @@ class Status:
         return {
             "directory": self.directory,
             "store": self.store,
+            "store_exists": self.store_exists,
             "counts": self.counts,
             "entities": sum(self.counts.values()),
             "folder": None if self.folder is None else self.folder.to_dict(),

@@ -116,7 +116,7 @@ def _run(
 ) -> None:
     """Enqueue the operation as a durable job and follow it (dry runs run inline)."""
     if params.get("dry_run") or no_wait:
-        with open_brain(ctx) as brain:
+        with open_brain(ctx, read_only=bool(params.get("dry_run"))) as brain:
             if params.get("dry_run"):
                 finish_report(brain.run(kind, params), kind, as_json)
             else:
@@ -206,7 +206,7 @@ def status_cmd(
     ] = False,
 ) -> None:
     """Counts, last runs, jobs, watch state and the last scan; --pending scans now."""
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         # listing ignored paths walks the folder anyway: count them by the same scan
         status = brain.status(pending=pending or ignored)
         paths = brain.ignored() if ignored else None
@@ -265,7 +265,7 @@ def entity_get(
     ctx: typer.Context, type: str, id: str, version: VersionOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Print an entity's markdown document (or its JSON view), or an earlier version."""
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         entity = brain.get_entity(type, id, version=version)
     if as_json:
         print_json(out, entity_dict(entity))
@@ -279,7 +279,7 @@ entity_app.command("show", help="The same as `entity get`.")(entity_get)
 @entity_app.command("history")
 def entity_history(ctx: typer.Context, type: str, id: str, as_json: JsonOpt = False) -> None:
     """List the kept versions of an entity, oldest first, with what wrote each."""
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         history = brain.entity_history(type, id)
     if as_json:
         print_json(out, [version.to_dict() for version in history])
@@ -307,7 +307,7 @@ def entity_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List entities (every page, ordered by type and id)."""
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         rows = [entity_dict(e, with_document=False) for e in _all_entities(brain, type)]
     if as_json:
         print_json(out, rows)

@@ -27,7 +27,7 @@ def folders_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the folders: id, label, host, path, last run, tracked files."""
     if ctx.invoked_subcommand is not None:
         return
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         folders = brain.folders()
         here = brain.folder()
     if as_json:

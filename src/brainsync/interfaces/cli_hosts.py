@@ -9,6 +9,7 @@ import typer
 from brainsync.interfaces.console import open_brain, out
 from brainsync.interfaces.render import print_json
 from brainsync.jobs.hosts import WorkerRecord
+from brainsync.placement import store_exists
 
 __all__ = ["register"]
 
@@ -22,8 +23,10 @@ def register(app: typer.Typer) -> None:
 
 def hosts_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the workers of every host: alive, stopped, or not seen since when."""
-    with open_brain(ctx) as brain:
-        workers = brain.jobs(worker=False).hosts()
+    with open_brain(ctx, read_only=True) as brain:
+        # no job store yet: no worker has run (and none is created by looking)
+        ran = store_exists(brain.settings.jobs_url)
+        workers = brain.jobs(worker=False).hosts() if ran else []
     if as_json:
         print_json(out, {"workers": [worker.to_dict() for worker in workers]})
         return

@@ -51,7 +51,7 @@ def jobs_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """List recent jobs, newest first."""
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         jobs = brain.job_records().list(_state(state), limit)
     if as_json:
         print_json(out, [job_dict(job) for job in jobs])
@@ -70,7 +70,7 @@ def _runs_on(job: Job) -> str:
 @job_app.command("show")
 def job_show(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
     """One job: state, progress, times, result and every per-item error."""
-    with open_brain(ctx) as brain:
+    with open_brain(ctx, read_only=True) as brain:
         job = brain.job_records().status(job_id)
     if as_json:
         print_json(out, job_dict(job))

@@ -118,14 +118,15 @@ class SettingsSource:
 
 
 @contextmanager
-def open_brain(ctx: typer.Context) -> Iterator[Brain]:
-    """The facade for the settings the global options resolved."""
+def open_brain(ctx: typer.Context, *, read_only: bool = False) -> Iterator[Brain]:
+    """The facade for the settings the global options resolved (``read_only``: a command
+    that only reads, and creates nothing where no store exists yet)."""
     invocation = ctx.meta.get(_INVOCATION)
     if isinstance(invocation, Invocation):
         # Every --json command opens the facade first, so a failure from here on is JSON.
         invocation.as_json = bool(ctx.params.get("as_json"))
     source: SettingsSource = ctx.obj
-    with Brain(source()) as brain:
+    with Brain(source(), read_only=read_only) as brain:
         yield brain
 
 
@@ -237,8 +238,10 @@ class Follower:
     def run(self, kind: str, params: dict[str, Any]) -> Job:
         """Queue a job of ``kind`` and follow it to its end.
 
-        The worker starts first (the slow part): Ctrl-C meanwhile queues nothing.
+        The worker starts first (the slow part): Ctrl-C meanwhile queues nothing. A run
+        that cannot start is refused before that, and creates nothing.
         """
+        self._brain.check_run(kind, params)
         self._brain.jobs(brief=True)
         if self._ctrl_c.pressed:
             nothing = "Nothing is lost: no job was queued and nothing changed"

@@ -150,7 +150,12 @@ def _age(seconds: float) -> str:
 
 def _print_folder(console: Terminal, status: Status) -> None:
     """Where this folder stands: the store, its id, the other folders, its last runs."""
-    console.print(f"store: {status.store}; tracked files: {status.tracked_files}")
+    if not status.store_exists:
+        console.print(
+            f"store: {status.store} (no store yet: the first sync, import or export makes it)"
+        )
+    else:
+        console.print(f"store: {status.store}; tracked files: {status.tracked_files}")
     if status.folder is None:
         console.print("folder: not joined yet (its first run joins it; a join deletes nothing)")
     else:

@@ -56,6 +56,7 @@ from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
 from brainsync.jobs.rows import GAVE_UP, QUEUE_ATTR, job_of, queue_of, statuses_of
 from brainsync.jobs.workflow import PROGRESS_EVENT, WORKFLOW_NAME, WorkerBinding, bind, unbind
+from brainsync.store.pg_setup import connect_failure
 
 __all__ = ["APP_VERSION", "QUEUE_NAME", "DbosEngine", "worker_config"]
 
@@ -416,4 +417,7 @@ def _open_client(url: str) -> DBOSClient:
 
 def _open_failed(url: str, exc: Exception) -> JobError:
     # The URL is shown, and the driver's text kept, without the password (catalogue S3).
+    failure = connect_failure(exc)
+    if failure is not None:  # two lines, not the driver's and SQLAlchemy's paragraphs
+        return JobError(redact(failure.message("job store", redact_url(url)), url))
     return JobError(f"cannot open the job store {redact_url(url)}: {redact(exc, url)}")

@@ -29,6 +29,7 @@ from brainsync.jobs.hosts import engine_url
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
 from brainsync.jobs.rows import job_of, statuses_of
+from brainsync.store.pg_setup import connect_failure
 
 __all__ = ["JobReader", "JobRecords", "StoredRow"]
 
@@ -130,6 +131,11 @@ class JobReader:
         try:
             return self._read(query)
         except sa.exc.SQLAlchemyError as exc:
+            failure = connect_failure(exc)
+            if failure is not None and failure.missing_database:
+                return []  # no job has ever been queued there (and nothing is created)
+            if failure is not None:
+                raise JobError(redact(failure.message("job store", self._url), self._url)) from exc
             # a driver's text may quote the URL it was given (catalogue S3)
             where = redact_url(self._url)
             raise JobError(f"cannot read the job store {where}: {redact(exc, self._url)}") from exc

@@ -43,8 +43,12 @@ _SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
 _POSTGRES_DRIVERS = frozenset({"postgresql", "postgresql+psycopg", "postgres"})
 
 
-def open_store(url: str) -> Store:
-    """Open the store at ``url``: ``sqlite:///path`` or ``postgresql://...``."""
+def open_store(url: str, *, create_database: bool = True) -> Store:
+    """Open the store at ``url``: ``sqlite:///path`` or ``postgresql://...``.
+
+    A PostgreSQL database that does not exist is created (where the role may) unless
+    ``create_database`` is False.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
@@ -55,7 +59,7 @@ def open_store(url: str) -> Store:
     if parsed.drivername in _SQLITE_DRIVERS:
         return SQLiteStore(parsed)
     if parsed.drivername in _POSTGRES_DRIVERS:
-        return PostgresStore(parsed)
+        return PostgresStore(parsed, create_database=create_database)
     raise ConfigError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path or postgresql://user@host/db"

@@ -8,8 +8,9 @@ from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from brainsync.errors import ConfigError
+from brainsync.errors import ConfigError, StoreError
 from brainsync.store.base import Store
+from brainsync.store.pg_setup import connect_failure, create_database
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql
@@ -27,9 +28,14 @@ _ANALYZE_AFTER = 2000
 
 
 class PostgresStore(Store):
-    """The store in a PostgreSQL database (``postgresql://user@host/db``)."""
+    """The store in a PostgreSQL database (``postgresql://user@host/db``).
 
-    def __init__(self, url: str | URL) -> None:
+    A database that does not exist is created (where the role may), unless
+    ``create_database`` is False: then opening fails as the driver said.
+    """
+
+    def __init__(self, url: str | URL, *, create_database: bool = True) -> None:
+        self._create_database = create_database
         self._written = 0
         self._analyze_at = _ANALYZE_AFTER
         super().__init__(url)
@@ -49,6 +55,20 @@ class PostgresStore(Store):
             raise ConfigError(
                 "PostgreSQL needs psycopg 3: pip install 'brainsync[postgres]'"
             ) from exc
+
+    def _prepare_schema(self) -> None:
+        """Create the database first when it does not exist yet (and the role may)."""
+        try:
+            super()._prepare_schema()
+        except StoreError as exc:
+            failure = connect_failure(exc)
+            if failure is None or (failure.missing_database and not self._create_database):
+                raise
+            if not failure.missing_database:
+                # the same class: a job step retries a transient one (a server restarting)
+                raise type(exc)(failure.message("store", self._url)) from exc
+            create_database(self._url)
+            super()._prepare_schema()
 
     def _insert(self, table: Table) -> postgresql.Insert:
         """PostgreSQL's ``INSERT ... ON CONFLICT``."""

@@ -6,13 +6,14 @@ live in :mod:`brainsync.sync.folders`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from brainsync.errors import InvalidInputError, NotFoundError, RootUnavailableError
 from brainsync.store import FolderRecord, Store
 from brainsync.sync.folders import FolderPlace, Folders, Joined
 
-__all__ = ["FolderRuns"]
+__all__ = ["FolderRuns", "check_root", "missing_root"]
 
 #: The shortest id prefix that names a folder on the command line.
 MIN_PREFIX = 4
@@ -66,10 +67,7 @@ class FolderRuns:
         root = self._place.path
         if not root.exists() and self.find() is None:
             if kind != "export":
-                raise RootUnavailableError(
-                    f"sync directory {root} does not exist; create it, or run `export` to "
-                    "write the store into a new folder there"
-                )
+                raise missing_root(root)
             root.mkdir(parents=True)
         joined = self.join()
         return joined.folder.id, [joined.note] if joined.note else []
@@ -87,3 +85,26 @@ class FolderRuns:
                 f"{self._place.path} is no longer folder {folder_id} (moved, replaced or "
                 "forgotten since the job was queued); start the run again"
             )
+
+
+def missing_root(root: Path) -> RootUnavailableError:
+    """The refusal of a run (not an export) in a directory that does not exist."""
+    return RootUnavailableError(
+        f"sync directory {root} does not exist; create it, or run `export` to write the "
+        "store into a new folder there"
+    )
+
+
+def check_root(root: Path, kind: str, store_url: str) -> None:
+    """Refuse a run in ``root`` before anything is opened or created: a path that is not a
+    readable directory, or a missing one (an export creates it; a store that may know the
+    folder is asked later, by :meth:`FolderRuns.for_run`)."""
+    from brainsync.placement import store_exists  # placement imports the folder registry
+
+    if root.is_dir():
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise RootUnavailableError(f"cannot read the sync directory {root}")
+    elif root.exists():
+        raise RootUnavailableError(f"sync directory {root} is not a directory")
+    elif kind != "export" and not store_exists(store_url):
+        raise missing_root(root)

@@ -16,10 +16,15 @@ Anything else joins as a *new* folder, which is always safe (a join deletes noth
 copied folder (new inode), a folder replaced at the same path, a state folder copied beside
 another directory (another path), a registry carried to another host, a folder forgotten
 in the store. Two directories therefore never share one sync state (catalogue F4).
+
+The directory also says which state folder synced it (``user.brainsync.state-home``), and
+:func:`stores_remembering` tells which stores remember it: :mod:`brainsync.placement`
+finds a renamed folder's store by them (catalogue F6).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -33,7 +38,7 @@ from pathlib import Path
 from brainsync.errors import ConfigError
 from brainsync.store import FolderRecord, Store
 
-__all__ = ["FolderPlace", "Folders", "Joined"]
+__all__ = ["FolderPlace", "Folders", "Joined", "marked_home", "stores_remembering"]
 
 _REGISTRY = "folders.json"
 _LOCK = "folders.lock"
@@ -91,10 +96,10 @@ class Folders:
         self._home = state_home
 
     def find(self, place: FolderPlace) -> FolderRecord | None:
-        """The folder this directory already is, or None (nothing is written)."""
-        with self._locked():
-            entry, _ = self._match(place)
-            return None if entry is None else self._store.get_folder(entry.folder)
+        """The folder this directory already is, or None (nothing is written, nothing is
+        created: the registry is replaced atomically, so reading it needs no lock)."""
+        entry, _ = self._match(place)
+        return None if entry is None else self._store.get_folder(entry.folder)
 
     def join(self, place: FolderPlace) -> Joined:
         """The folder this directory is, registering it first when the store has none."""
@@ -196,6 +201,7 @@ class Folders:
         if identity is None:
             return  # nothing to recognise it by yet; it is looked for again next time
         token = _ensure_token(place.path)
+        _mark_home(place.path, self._home)
         entry = _Entry(
             self._store.store_id, folder_id, place.host, str(place.path), *identity, token
         )
@@ -208,17 +214,7 @@ class Folders:
         self._save([*others, entry])
 
     def _entries(self) -> list[_Entry]:
-        path = self._home / _REGISTRY
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return [_Entry(**raw) for raw in data["folders"]]
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"cannot read the folder registry {path}: {exc}; move it away to let every "
-                "folder here join again (nothing is deleted by a join)"
-            ) from exc
+        return _registry(self._home)
 
     def _save(self, entries: list[_Entry]) -> None:
         path = self._home / _REGISTRY
@@ -238,6 +234,31 @@ class Folders:
             yield
         finally:
             os.close(fd)
+
+
+def _registry(home: Path) -> list[_Entry]:
+    path = home / _REGISTRY
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [_Entry(**raw) for raw in data["folders"]]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read the folder registry {path}: {exc}; move it away to let every "
+            "folder here join again (nothing is deleted by a join)"
+        ) from exc
+
+
+def stores_remembering(home: Path, host: str, path: Path) -> set[str]:
+    """The ids of the stores whose entries in ``home``'s registry are this directory
+    (same device, inode and token: the path may have changed). Nothing is written."""
+    identity = _identity(path)
+    if identity is None:
+        return set()
+    token = _read_token(path)
+    entries = _registry(home)
+    return {e.store for e in entries if e.host == host and e.is_directory(identity, token)}
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -276,3 +297,24 @@ def _ensure_token(path: Path) -> str | None:
     except (OSError, AttributeError):
         return None  # a file system without user attributes: the inode has to do
     return token
+
+
+#: The extended attribute naming the state folder whose registry remembers the directory:
+#: a folder moved away from its state folder can say where its store is.
+_HOME_ATTRIBUTE = "user.brainsync.state-home"
+
+
+def marked_home(path: Path) -> Path | None:
+    """The state folder the directory was last synced with, where the file system says."""
+    try:
+        return Path(os.fsdecode(os.getxattr(path, _HOME_ATTRIBUTE)))
+    except (OSError, AttributeError):
+        return None
+
+
+def _mark_home(path: Path, home: Path) -> None:
+    if marked_home(path) == home:
+        return
+    # a file system without user attributes: a moved folder cannot say where it was from
+    with contextlib.suppress(OSError, AttributeError):
+        os.setxattr(path, _HOME_ATTRIBUTE, os.fsencode(str(home)))
