@@ -79,6 +79,8 @@ class Settings:
     #: A folder's label in ``brainsync folders`` (default: the directory's name).
     folder_label: str | None = None
     fsync: bool = False
+    #: Replace a file that has no write bit when its entity changed (default: left alone).
+    overwrite_readonly: bool = False
     chunk_pause_seconds: float = 0.0
     worker_concurrency: int = 4
     #: How often a worker polls for jobs queued elsewhere: its own start at once, other

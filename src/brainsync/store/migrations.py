@@ -1,5 +1,8 @@
 """Upgrades of an older store schema, run in place inside the opening transaction.
 
+Schema 4 records each synced file's ctime and inode with its size and mtime. Existing
+records get 0 (not known), so the next run hashes each file once and records them.
+
 Schema 3 adds ``entity_versions`` (entity history); every existing entity gets its
 current version as its first history row, so the next conflict has a merge base.
 
@@ -31,6 +34,13 @@ def upgrade(conn: Connection, found: int) -> None:
         _from_1_to_2(conn)
     if found < 3:
         _from_2_to_3(conn)
+    if 2 <= found < 4:  # a schema-1 store got the current sync_state table above
+        _from_3_to_4(conn)
+
+
+def _from_3_to_4(conn: Connection) -> None:
+    for column in ("ctime_ns", "inode"):
+        conn.execute(text(f"ALTER TABLE sync_state ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"))
 
 
 def _from_2_to_3(conn: Connection) -> None:

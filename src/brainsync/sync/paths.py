@@ -195,6 +195,30 @@ class PathGuard:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         return self.check(rel)  # the folders now exist: none may be a link out
 
+    def missing_parents(self, rel: str) -> list[str]:
+        """The parent folders of ``rel`` that do not exist yet, deepest first (what
+        :meth:`make_parent` would make, and :meth:`remove_empty` takes back)."""
+        parent = _relative(rel).rpartition("/")[0]
+        missing: list[str] = []
+        while (
+            parent and parent not in self._verified and not os.path.lexists(self._prefix + parent)
+        ):
+            missing.append(parent)
+            parent = parent.rpartition("/")[0]
+        return missing
+
+    def remove_empty(self, folders: list[str]) -> None:
+        """Remove those of ``folders`` (deepest first) that are empty: a failed write
+        leaves no folders behind that it made."""
+        for folder in folders:
+            self._verified.discard(folder)
+            try:
+                os.rmdir(self._prefix + folder)
+            except FileNotFoundError:
+                continue  # never made: making a folder above it failed
+            except OSError:
+                return  # not empty: another write uses it
+
     def _verify(self, parent: str, text: str) -> bool:
         """Verify ``parent`` level by level below the deepest verified folder; False when a
         level is missing (nothing below it exists, so nothing there can be followed out).

@@ -303,7 +303,12 @@ class Planner:
         entity = inv.entities.get(key)
         if record is None or stat is None or entity is None or path in inv.named:
             return False
-        same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
+        same_file = (stat.size, stat.mtime_ns, stat.ctime_ns, stat.inode) == (
+            record.size,
+            record.mtime_ns,
+            record.ctime_ns,
+            record.inode,
+        )
         # a future mtime (clock skew) is racy too: its tick has not even passed yet
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash

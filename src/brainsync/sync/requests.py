@@ -66,5 +66,6 @@ def run_request(
         settings.fsync,
         settings.chunk_pause_seconds,
         bool(params.get("restore", False)),
+        settings.overwrite_readonly,
     )
     return request, options
