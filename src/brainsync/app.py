@@ -270,7 +270,8 @@ class Brain:
 
     @property
     def _entities(self) -> EntityAccess:
-        return EntityAccess(self.store, self.types, self.engine.mapper, self.bus)
+        mapper = self.engine.mapper
+        return EntityAccess(self.store, self.types, mapper, self.bus, self.settings.root)
 
     def put_entity(
         self,

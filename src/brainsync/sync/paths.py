@@ -96,8 +96,12 @@ class PathMapper:
         if key.type == NOTE and len(names) > 1 and names[0] in self._folders:
             names[0] = _pct(names[0][0]) + names[0][1:]
         for name in names:
-            if len((name + _SUFFIX).encode("utf-8")) > MAX_NAME_BYTES:
-                raise InvalidInputError(f"id segment {name[:40]!r}... is too long for a file name")
+            size = len((name + _SUFFIX).encode("utf-8"))
+            if size > MAX_NAME_BYTES:
+                raise InvalidInputError(
+                    f"id segment {name[:40]!r}... is too long for a file name: {size} bytes, "
+                    f"over the limit of {MAX_NAME_BYTES} bytes per name (NAME_MAX)"
+                )
         if key.type != NOTE:
             names.insert(0, key.type)
         names[-1] += _SUFFIX

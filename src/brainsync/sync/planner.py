@@ -10,6 +10,7 @@ forced, and too large a share of deletions needs ``force_deletes``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -29,6 +30,7 @@ from brainsync.sync.decision import Direction
 from brainsync.sync.files import read_snapshot
 from brainsync.sync.ignore import IgnoreRule
 from brainsync.sync.inventory import Inventory, load_inventory
+from brainsync.sync.limits import PathLimits
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat
 from brainsync.sync.settle import retyped
@@ -120,6 +122,10 @@ class Planner:
         self._store = store
         self._mapper = mapper
         self._root = root
+
+    @functools.cached_property
+    def _limits(self) -> PathLimits:
+        return PathLimits.of(self._root)
 
     def plan(self, request: PlanRequest) -> Plan:
         """Plan one run; raises a SafetyError when acting could lose data."""
@@ -267,6 +273,7 @@ class Planner:
         if path is None:
             try:
                 path = str(self._mapper.to_path(key))
+                self._limits.check(key, path, self._root)  # B13: the folder's own limits
             except BrainsyncError as exc:
                 report.skipped.append(Skip(str(key), f"id cannot be a file name: {exc}"))
                 return
