@@ -10,7 +10,6 @@ the chunk loads each into an :class:`Item`, which collects its one counted
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -25,12 +24,12 @@ from brainsync.sync.decision import Direction
 from brainsync.sync.files import (
     FileSnapshot,
     atomic_write,
+    is_racy,
     is_read_only,
     read_snapshot,
     signed_inode,
     snapshot_of,
 )
-from brainsync.sync.inventory import RACY_WINDOW_NS
 from brainsync.sync.paths import PathGuard
 
 __all__ = [
@@ -231,12 +230,10 @@ def expect(result: Result, key: EntityKey, seen: Entity | None) -> None:
 
 
 def make_record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: str) -> SyncRecord:
-    """The sync record of ``snapshot``. A file whose mtime is not older than the racy
-    window (it may change again within its timestamp's tick, size and all: "racily clean",
-    as git calls it) is recorded without its ctime, so the next plan hashes it again."""
-    ctime_ns = snapshot.ctime_ns
-    if snapshot.mtime_ns >= time.time_ns() - RACY_WINDOW_NS:
-        ctime_ns = 0
+    """The sync record of ``snapshot``. A racy file (:func:`is_racy`: it may change again
+    within its timestamps' tick, size and all) is recorded without its ctime, so the next
+    plan hashes it again (B14)."""
+    ctime_ns = 0 if is_racy(snapshot) else snapshot.ctime_ns
     return SyncRecord(
         path,
         key,
