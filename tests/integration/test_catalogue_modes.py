@@ -29,8 +29,8 @@ def mode_of(path: Path) -> int:
 
 
 @pytest.fixture
-def umask_027() -> Iterator[None]:
-    old = os.umask(0o027)
+def umask_002() -> Iterator[None]:
+    old = os.umask(0o002)
     try:
         yield
     finally:
@@ -59,14 +59,14 @@ def test_p1_a_private_file_updated_by_export_stays_private(make_brain: Any, root
     assert (path.read_text(), mode_of(path)) == (note("v3"), 0o640)
 
 
-def test_p1_a_new_file_gets_the_umask_mode(make_brain: Any, root: Path, umask_027: None) -> None:
+def test_p1_a_new_file_gets_the_umask_mode(make_brain: Any, root: Path, umask_002: None) -> None:
     _, path = exported(make_brain, root)
-    assert mode_of(path) == 0o640  # 0666 less the umask 027
+    assert mode_of(path) == 0o664  # 0666 less the umask 002 (group-writable, as asked)
     nested = make_brain()
     nested.put_entity("note", "a:b", text=note("deep"))
     nested.export()
-    assert mode_of(root / "a" / "b.md") == 0o640
-    assert mode_of(root / "a") == 0o750  # a folder it made: 0777 less the umask
+    assert mode_of(root / "a" / "b.md") == 0o664
+    assert mode_of(root / "a") == 0o775  # a folder it made: 0777 less the umask
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another user")
