@@ -32,6 +32,7 @@ path recorded at import.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -218,10 +219,10 @@ class PathGuard:
             self._verified.discard(folder)
             try:
                 os.rmdir(self._prefix + folder)
-            except FileNotFoundError:
-                continue  # never made: making a folder above it failed
-            except OSError:
-                return  # not empty: another write uses it
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    return  # not empty: another write uses it
+                # never made (ENOENT, ENAMETOOLONG): making a folder above it failed
 
     def _verify(self, parent: str, text: str) -> bool:
         """Verify ``parent`` level by level below the deepest verified folder; False when a
