@@ -35,6 +35,7 @@ class PathLimits:
     def check(self, key: object, rel: str, root: Path | None = None) -> None:
         """Raise InvalidInputError, naming the limit, when the file ``rel`` of ``key``
         (under ``root``, when known) cannot be held."""
+        key = _short(str(key))
         names = rel.split("/")
         for name in names:
             size = len(name.encode("utf-8"))
@@ -52,6 +53,11 @@ class PathLimits:
                 f"{key}: its file path would be {size} bytes, over the file system's limit "
                 f"of {self.path_max} bytes per path, end byte included (PATH_MAX)"
             )
+
+
+def _short(text: str) -> str:
+    """``text`` cut for a message: an id near the limits is thousands of bytes long."""
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _ask(folder: Path, name: str, default: int) -> int:
