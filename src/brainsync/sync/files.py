@@ -217,7 +217,8 @@ def _keep_mode(fd: int, before: os.stat_result) -> None:
         except PermissionError:
             with contextlib.suppress(OSError):
                 os.fchown(fd, -1, before.st_gid)  # the owner may give one of its groups
-    os.fchmod(fd, stat_module.S_IMODE(before.st_mode))  # after the chown, which clears suid
+    if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+        os.fchmod(fd, stat_module.S_IMODE(before.st_mode))  # after a chown: it clears suid
 
 
 def is_read_only(info: os.stat_result | None) -> bool:
