@@ -93,11 +93,14 @@ def test_zero_days_means_no_age_limit(make_brain: Any) -> None:
 
 
 def _downgrade_to_schema_2(url: str) -> None:
-    """Make the store what schema 2 was: the same tables, without the history."""
+    """Make the store what schema 2 was: the same tables, without the history (and
+    without the sync state's ctime and inode of schema 4)."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE entity_versions"))
+            for column in ("ctime_ns", "inode"):
+                conn.execute(text(f"ALTER TABLE sync_state DROP COLUMN {column}"))
             conn.execute(
                 text("UPDATE brainsync_meta SET value = '2' WHERE name = 'schema_version'")
             )
