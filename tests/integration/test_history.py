@@ -120,7 +120,7 @@ def test_schema_2_store_upgrades_with_a_merge_base(
     _downgrade_to_schema_2(store_url)
 
     with open_store(store_url) as store:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
     brain = make_brain()
     history = brain.entity_history("note", "a")
     assert [(v.version, v.writer) for v in history] == [(2, "upgrade")]
