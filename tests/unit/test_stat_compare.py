@@ -6,8 +6,9 @@ import pytest
 
 from brainsync.entities import EntityKey
 from brainsync.store import SyncedRow
-from brainsync.sync.files import FileSnapshot, is_racy
+from brainsync.sync.files import FileSnapshot
 from brainsync.sync.paths import PathMapper
+from brainsync.sync.racy import is_racy
 from brainsync.sync.scan import FileStat
 from brainsync.sync.settle import _settled
 from brainsync.sync.work import make_record

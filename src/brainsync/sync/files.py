@@ -32,17 +32,16 @@ from typing import TypeVar
 
 from brainsync.sync.ignore import BRAINSYNC_TEMP, TEMP_SUFFIX, IgnoreRules
 from brainsync.sync.paths import MAX_NAME_BYTES, PathGuard
+from brainsync.sync.racy import signed_inode
 
 __all__ = [
     "TEMP_MAX_AGE_SECONDS",
     "FileIO",
     "FileSnapshot",
     "atomic_write",
-    "is_racy",
     "is_read_only",
     "read_snapshot",
     "remove_file",
-    "signed_inode",
     "snapshot_of",
     "sweep_temp_files",
     "temp_name",
@@ -84,33 +83,6 @@ def snapshot_of(path: str, file_hash: str, info: os.stat_result, data: bytes = b
     return FileSnapshot(
         path, data, file_hash, info.st_size, info.st_mtime_ns, info.st_ctime_ns, inode, seen
     )
-
-
-#: The least racy window: the kernel stamps files from a clock that moves a tick (a
-#: jiffy, 10 ms at most) at a time and may lag the real-time clock by one.
-_RACY_MIN_NS = 20_000_000
-
-
-def is_racy(snapshot: FileSnapshot) -> bool:
-    """Whether the file may change again without its stat moving ("racily clean", as git
-    calls it): its mtime is within two ticks of its file system's timestamps (whole
-    seconds on some: 2 s then) of when it was looked at.
-
-    An edit after the look stamps the file with a later ctime, and with an mtime of now:
-    only a file stamped within the same tick as that edit can keep both. A file whose
-    mtime was set well into the past or future (an export sets the entity's time) keeps
-    no mtime through an edit, and a ``touch -r`` after it moves the ctime.
-    """
-    seen = snapshot.seen_ns or time.time_ns()
-    tick = 1
-    while tick < 1_000_000_000 and snapshot.ctime_ns % (tick * 10) == 0:
-        tick *= 10  # the timestamps' step, told by the zeros the ctime ends with
-    return abs(snapshot.mtime_ns - seen) <= max(_RACY_MIN_NS, 2 * tick)
-
-
-def signed_inode(ino: int) -> int:
-    """An inode number as the store's signed 64-bit column holds it."""
-    return ino - (1 << 64) if ino >= 1 << 63 else ino
 
 
 def read_snapshot(guard: PathGuard, rel: str) -> FileSnapshot | None:

@@ -36,7 +36,7 @@ from brainsync.sync.scan import FileStat
 from brainsync.sync.settle import retyped
 from brainsync.sync.twins import twin_groups
 from brainsync.sync.watch_paths import root_is_empty
-from brainsync.sync.work import PlanItem
+from brainsync.sync.work import PlanItem, same_stat
 
 __all__ = ["Candidate", "Plan", "PlanRequest", "Planner"]
 
@@ -310,12 +310,7 @@ class Planner:
         entity = inv.entities.get(key)
         if record is None or stat is None or entity is None or path in inv.named:
             return False
-        same_file = (stat.size, stat.mtime_ns, stat.ctime_ns, stat.inode) == (
-            record.size,
-            record.mtime_ns,
-            record.ctime_ns,
-            record.inode,
-        )
+        same_file = same_stat(stat, record)  # ctime and inode too: a touch -r (B14)
         # a future mtime (clock skew) is racy too: its tick has not even passed yet
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash

@@ -24,13 +24,13 @@ from brainsync.sync.decision import Direction
 from brainsync.sync.files import (
     FileSnapshot,
     atomic_write,
-    is_racy,
     is_read_only,
     read_snapshot,
-    signed_inode,
     snapshot_of,
 )
 from brainsync.sync.paths import PathGuard
+from brainsync.sync.racy import is_racy, signed_inode
+from brainsync.sync.scan import FileStat
 
 __all__ = [
     "Item",
@@ -246,7 +246,7 @@ def make_record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: 
     )
 
 
-def same_stat(info: FileSnapshot | SyncRecord, record: SyncRecord) -> bool:
+def same_stat(info: FileSnapshot | FileStat | SyncRecord, record: SyncRecord) -> bool:
     """Whether a file's stat is the one ``record`` holds: size, mtime, ctime and inode."""
     return (info.size, info.mtime_ns, info.ctime_ns, info.inode) == (
         record.size,
