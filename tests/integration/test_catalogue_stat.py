@@ -24,7 +24,7 @@ V2 = "---\ntitle: t\n---\nversion two\n"  # the same length
 def after_a_tick(path: Path) -> None:
     """Wait until the file system stamps a new change later than ``path``'s last one (a
     change in the same tick is the racy case, which the record handles on its own)."""
-    probe = path.parent.parent / "probe"
+    probe = path.parents[2] / "probe"  # beside the sync directory, not in it
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         probe.write_bytes(b"x")
