@@ -292,7 +292,12 @@ class Brain:
     @property
     def _entities(self) -> EntityAccess:
         return EntityAccess(
-            self.store, self.types, self.engine.mapper, self.bus, self.settings.max_file_bytes
+            self.store,
+            self.types,
+            self.engine.mapper,
+            self.bus,
+            self.settings.max_file_bytes,
+            self.settings.root,
         )
 
     def put_entity(

@@ -86,6 +86,8 @@ class Settings:
     #: A folder's label in ``brainsync folders`` (default: the directory's name).
     folder_label: str | None = None
     fsync: bool = False
+    #: Replace a file that has no write bit when its entity changed (default: left alone).
+    overwrite_readonly: bool = False
     chunk_pause_seconds: float = 0.0
     #: Register the built-in ``post`` type (its ``post/`` folder); false: ``post/`` holds notes.
     builtin_types: bool = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from brainsync.entities import Entity, EntityKey, EntityType
@@ -17,6 +18,7 @@ from brainsync.errors import ConflictError, InvalidInputError, NotFoundError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.store import ChangeSet, Store
 from brainsync.store.history import EntityVersion
+from brainsync.sync.limits import DEFAULT_LIMITS
 from brainsync.sync.markdown import parse, render
 from brainsync.sync.paths import PathMapper
 
@@ -33,6 +35,7 @@ class EntityAccess:
         mapper: PathMapper,
         bus: EventBus[object],
         max_file_bytes: int | None = None,
+        root: Path | None = None,
     ) -> None:
         self._store = store
         self._types = types
@@ -40,6 +43,7 @@ class EntityAccess:
         self._bus = bus
         #: The folder side's size limit; the store applies it too (None: no limit).
         self._max_file_bytes = max_file_bytes
+        self._root = root  # the sync directory: a put checks that its file fits there
 
     def put_entity(
         self,
@@ -60,6 +64,8 @@ class EntityAccess:
         version and no event. ``writer`` is what the entity history says wrote it.
         """
         key = self.key(type, id)
+        # a file no system could hold fails every export: refused here, naming the limit
+        DEFAULT_LIMITS.check(key, str(self._mapper.to_path(key)), self._root)
         existing = self._store.get(key)
         self._check_version(key, existing, if_version)
         if text is None:

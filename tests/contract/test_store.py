@@ -48,7 +48,14 @@ def make(type_: str, id_: str, body: str = "body", when: datetime = T0, **meta: 
 def record(path: str, key: EntityKey, n: int = 1) -> SyncRecord:
     """A sync record with values derived from ``n``."""
     return SyncRecord(
-        path, key, size=n, mtime_ns=n * 10**9 + 7, file_hash=f"f{n}", entity_hash=f"e{n}"
+        path,
+        key,
+        size=n,
+        mtime_ns=n * 10**9 + 7,
+        file_hash=f"f{n}",
+        entity_hash=f"e{n}",
+        ctime_ns=n * 10**9 + 9,
+        inode=(1 << 63) - 1 - n,  # the store keeps the whole signed 64-bit range
     )
 
 
@@ -303,7 +310,7 @@ def test_iter_synced_tells_each_record_whether_its_entity_is_the_recorded_one(
     records = [r for r, _ in pairs]
     expected = [
         # an entity that is gone (i % 3 == 0) is not the recorded one either
-        SyncedRow(r.path, r.key.type, r.size, r.mtime_ns, i % 3 == 1)
+        SyncedRow(r.path, r.key.type, r.size, r.mtime_ns, r.ctime_ns, r.inode, i % 3 == 1)
         for i, r in enumerate(records)
     ]
     for size in (1, 5, 50):

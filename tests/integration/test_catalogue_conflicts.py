@@ -8,6 +8,7 @@ has the edits that do merge.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -343,7 +344,9 @@ def test_c4_directory_checked_out_from_another_branch(
     disk.edit("n0.md", "---\ntitle: n0\n---\nother branch\n")
     disk.edit("n1.md", "---\ntitle: n1\n---\nother branch too\n")
     (disk.root / "n2.md").unlink()
-    disk.write("extra.md", "---\ntitle: extra\n---\nonly on the branch\n")
+    # a second old: a file stamped within the racy window of its import is hashed again
+    a_second_ago = time.time_ns() - 1_000_000_000
+    disk.write("extra.md", "---\ntitle: extra\n---\nonly on the branch\n", mtime_ns=a_second_ago)
     checked_out = disk.tree()
 
     report = brain.sync()

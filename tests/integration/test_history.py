@@ -93,12 +93,15 @@ def test_zero_days_means_no_age_limit(make_brain: Any) -> None:
 
 
 def _downgrade_to_schema_2(url: str) -> None:
-    """Make the store what schema 2 was: the same tables, without the history."""
+    """Make the store what schema 2 was: the same tables, without the history (and
+    without the entities' life of schema 4 and the sync state's ctime and inode of schema 5)."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE entity_versions"))
             conn.execute(text("ALTER TABLE entities DROP COLUMN life"))  # schema 4
+            for column in ("ctime_ns", "inode"):
+                conn.execute(text(f"ALTER TABLE sync_state DROP COLUMN {column}"))
             conn.execute(
                 text("UPDATE brainsync_meta SET value = '2' WHERE name = 'schema_version'")
             )
@@ -118,7 +121,7 @@ def test_schema_2_store_upgrades_with_a_merge_base(
     _downgrade_to_schema_2(store_url)
 
     with open_store(store_url) as store:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
     brain = make_brain()
     history = brain.entity_history("note", "a")
     assert [(v.version, v.writer) for v in history] == [(2, "upgrade")]

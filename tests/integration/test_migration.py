@@ -179,6 +179,8 @@ def _make_schema3_store(url: str) -> None:
             conn.execute(text("DROP INDEX ix_entity_versions_deleted"))
             conn.execute(text("ALTER TABLE entity_versions DROP COLUMN life"))
             conn.execute(text("ALTER TABLE entities DROP COLUMN life"))
+            for column in ("ctime_ns", "inode"):  # schema 5
+                conn.execute(text(f"ALTER TABLE sync_state DROP COLUMN {column}"))
             conn.execute(
                 text("UPDATE brainsync_meta SET value = '3' WHERE name = 'schema_version'")
             )

@@ -1,5 +1,8 @@
 """Upgrades of an older store schema, run in place inside the opening transaction.
 
+Schema 5 records each synced file's ctime and inode with its size and mtime. Existing
+records get 0 (not known), so the next run hashes each file once and records them.
+
 Schema 4 numbers versions so that none repeats for a key: schema 3 began again at version 1
 when an entity was created after a delete. Each later life of a key goes on from the last
 version of the one before, and its rows (and the entity, when it is that life) are
@@ -40,6 +43,8 @@ def upgrade(conn: Connection, found: int) -> None:
         _from_2_to_3(conn)  # the table as schema 4 has it, one row per entity
     if found < 4:
         _from_3_to_4(conn, found)
+    if 2 <= found < 5:  # a schema-1 store got the current sync_state table above
+        _from_4_to_5(conn)
 
 
 def _from_3_to_4(conn: Connection, found: int) -> None:
@@ -93,6 +98,11 @@ def _renumber(rows: list[Row[Any]], moved: list[dict[str, Any]]) -> tuple[int, i
             moved.append({"seq": row.seq, "version": last, "life": life})
         before = row
     return offset, life
+
+
+def _from_4_to_5(conn: Connection) -> None:
+    for column in ("ctime_ns", "inode"):
+        conn.execute(text(f"ALTER TABLE sync_state ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"))
 
 
 def _from_2_to_3(conn: Connection) -> None:

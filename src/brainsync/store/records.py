@@ -36,6 +36,11 @@ class SyncRecord:
     mtime_ns: int
     file_hash: str
     entity_hash: str
+    #: The file's ctime and inode (as git's index keeps them): an edit that keeps size and
+    #: mtime (``touch -r``) still moves the ctime, a file put in its place has another
+    #: inode. 0: not known (a record of an older schema, or a racy stat): hash again.
+    ctime_ns: int = 0
+    inode: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +105,17 @@ class SyncedRow(NamedTuple):
     type: str
     size: int
     mtime_ns: int
+    ctime_ns: int
+    inode: int
     same_entity: bool
 
 
 def record_from_tuple(row: Sequence[Any]) -> SyncRecord:
     """The sync record in a row of ``sync_state``'s columns, in their table order from
-    ``path`` on (path, type, id, size, mtime_ns, file_hash, entity_hash)."""
-    path, type_, id_, size, mtime_ns, file_hash, entity_hash = row
-    return SyncRecord(path, EntityKey(type_, id_), size, mtime_ns, file_hash, entity_hash)
+    ``path`` on (path, type, id, size, mtime_ns, file_hash, entity_hash, ctime_ns, inode)."""
+    path, type_, id_, size, mtime_ns, file_hash, entity_hash, ctime_ns, inode = row
+    key = EntityKey(type_, id_)
+    return SyncRecord(path, key, size, mtime_ns, file_hash, entity_hash, ctime_ns, inode)
 
 
 @dataclass
@@ -188,6 +196,8 @@ def record_from_row(row: RowMapping) -> SyncRecord:
         mtime_ns=row["mtime_ns"],
         file_hash=row["file_hash"],
         entity_hash=row["entity_hash"],
+        ctime_ns=row["ctime_ns"],
+        inode=row["inode"],
     )
 
 
@@ -202,4 +212,6 @@ def record_row(folder: str, record: SyncRecord) -> dict[str, Any]:
         "mtime_ns": record.mtime_ns,
         "file_hash": record.file_hash,
         "entity_hash": record.entity_hash,
+        "ctime_ns": record.ctime_ns,
+        "inode": record.inode,
     }

@@ -60,7 +60,7 @@ __all__ = [
 
 #: The schema version this code writes; a database with a newer one is refused, an older
 #: one is upgraded in place on open (:mod:`brainsync.store.migrations`).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: The ``brainsync_meta`` row that holds the schema version.
 SCHEMA_VERSION_KEY = "schema_version"
 #: The ``brainsync_meta`` row that names this store (folders remember it locally).
@@ -190,6 +190,9 @@ sync_state = Table(
     Column("mtime_ns", BigInteger, nullable=False),
     Column("file_hash", Text, nullable=False),
     Column("entity_hash", Text, nullable=False),
+    #: Schema 5: the file's ctime and inode beside size and mtime (0: not known).
+    Column("ctime_ns", BigInteger, nullable=False, server_default="0"),
+    Column("inode", BigInteger, nullable=False, server_default="0"),
     Index("ix_sync_state_folder_key", "folder", "type", "id"),
 )
 

@@ -49,6 +49,8 @@ _RECORD_COLUMNS = (
     sync_state.c.mtime_ns,
     sync_state.c.file_hash,
     sync_state.c.entity_hash,
+    sync_state.c.ctime_ns,
+    sync_state.c.inode,
 )
 
 #: Joins a sync record with its entity.
@@ -201,7 +203,8 @@ class SyncStateStore(Database):
         if folder is None:
             return
         same_entity = entities.c.type.is_not(None)
-        columns = (sync_state.c.path, sync_state.c.type, sync_state.c.size, sync_state.c.mtime_ns)
+        state = sync_state.c
+        columns = (state.path, state.type, state.size, state.mtime_ns, state.ctime_ns, state.inode)
         query = _joined(folder, *columns, same_entity, on=_UNCHANGED_ENTITY_OF_RECORD)
         for row in self._rows_by_path(query, page_size):
             yield SyncedRow._make(row)
@@ -288,7 +291,9 @@ class SyncStateStore(Database):
             return
         rows = [record_row(folder, record) for record in latest.values()]
         stmt = self._insert(sync_state)
-        columns = ("type", "id", "size", "mtime_ns", "file_hash", "entity_hash")
+        columns = (
+            "type", "id", "size", "mtime_ns", "file_hash", "entity_hash", "ctime_ns", "inode"
+        )  # fmt: skip
         stmt = stmt.on_conflict_do_update(
             index_elements=[sync_state.c.folder, sync_state.c.path],
             set_={name: stmt.excluded[name] for name in columns},

@@ -38,6 +38,7 @@ from brainsync.sync.work import (
     make_record,
     mid_write,
     report_of,
+    same_stat,
     too_large,
     void_stale,
 )
@@ -196,8 +197,7 @@ class ChunkRunner(ConflictPolicies):
                 return
             item.outcome = Outcome.MOVED
             if not options.dry_run:
-                info = item.snapshot
-                record = replace(item.record, size=info.size, mtime_ns=info.mtime_ns)
+                record = make_record(item.path, old.key, item.snapshot, old.entity_hash)
                 result.changes.records.append(record)
         else:
             self._HANDLERS[action](self, item, options, result)
@@ -218,7 +218,7 @@ class ChunkRunner(ConflictPolicies):
         snap, record = item.snapshot, item.record
         if options.dry_run or snap is None or record is None or snap.file_hash != record.file_hash:
             return
-        if (snap.size, snap.mtime_ns) != (record.size, record.mtime_ns):
+        if not same_stat(snap, record):
             # same bytes, new stat (a touch): remember the stat, or every plan re-reads it
             result.changes.records.append(
                 make_record(item.path, record.key, snap, record.entity_hash)
@@ -343,7 +343,9 @@ class ChunkRunner(ConflictPolicies):
         data = entity.document.encode("utf-8")
         snapshot = item.snapshot
         if snapshot is None or snapshot.data != data:
-            result.writes.append(Write(item, entity, data, options.fsync))
+            result.writes.append(
+                Write(item, entity, data, options.fsync, options.overwrite_readonly)
+            )
             return
         # identical bytes are never rewritten: the mtime stays
         result.changes.records.append(

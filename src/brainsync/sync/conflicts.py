@@ -18,15 +18,16 @@ from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound
 from brainsync.report import UNRESOLVED, Conflict, ItemError, Merged, Skip
 from brainsync.store import Store
-from brainsync.sync.files import FileSnapshot, atomic_write
+from brainsync.sync.files import atomic_write, is_read_only, snapshot_of
 from brainsync.sync.markdown import decode_file, parse
 from brainsync.sync.merge import NotMerged, merge_documents
 from brainsync.sync.work import (
     Item,
     Result,
     RunOptions,
-    changed_since_read,
+    changed_since,
     conflict_copy_path,
+    current_stat,
     expect,
     make_record,
 )
@@ -121,7 +122,10 @@ class ConflictPolicies:
             merged = self._entity_from_text(item, outcome.document, item.entity.created)
         except BrainsyncError as exc:
             return f"the merge is not a valid {item.key.type}: {exc}"
-        if not options.dry_run and changed_since_read(item):
+        found_stat = current_stat(item)
+        if is_read_only(found_stat) and not options.overwrite_readonly:
+            return "the file is read-only (no write bit)"  # P3: the store's side is a copy
+        if not options.dry_run and changed_since(item, found_stat):
             item.entries.append(Skip(item.path, "file changed during the run; not merged"))
             return None
         found = Merged(item.path, str(item.key), [*outcome.from_file], [*outcome.from_store])
@@ -130,8 +134,10 @@ class ConflictPolicies:
             return None
         # the file first: a crash before the commit leaves a conflict that merges the same
         data = outcome.document.encode("utf-8")
-        info = atomic_write(item.guard, item.path, data, merged.updated, fsync=options.fsync)
-        written = FileSnapshot(item.path, b"", merged.content_hash, info.st_size, info.st_mtime_ns)
+        info = atomic_write(
+            item.guard, item.path, data, merged.updated, fsync=options.fsync, existing=found_stat
+        )
+        written = snapshot_of(item.path, merged.content_hash, info)
         result.changes.upserts.append(merged)
         expect(result, item.key, item.entity)
         record = make_record(item.path, item.key, written, merged.content_hash)

@@ -13,6 +13,7 @@ touches a file of anyone else.
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import hashlib
 import logging
@@ -31,14 +32,17 @@ from typing import TypeVar
 
 from brainsync.sync.ignore import BRAINSYNC_TEMP, TEMP_SUFFIX, IgnoreRules
 from brainsync.sync.paths import MAX_NAME_BYTES, PathGuard
+from brainsync.sync.racy import signed_inode
 
 __all__ = [
     "TEMP_MAX_AGE_SECONDS",
     "FileIO",
     "FileSnapshot",
     "atomic_write",
+    "is_read_only",
     "read_snapshot",
     "remove_file",
+    "snapshot_of",
     "sweep_temp_files",
     "temp_name",
 ]
@@ -66,6 +70,19 @@ class FileSnapshot:
     file_hash: str
     size: int
     mtime_ns: int
+    ctime_ns: int = 0
+    inode: int = 0
+    #: When the stat was taken (0: not known), for :func:`is_racy`.
+    seen_ns: int = 0
+
+
+def snapshot_of(path: str, file_hash: str, info: os.stat_result, data: bytes = b"") -> FileSnapshot:
+    """The snapshot of a file of ``file_hash`` whose stat ``info`` was taken just now."""
+    inode = signed_inode(info.st_ino)
+    seen = time.time_ns()
+    return FileSnapshot(
+        path, data, file_hash, info.st_size, info.st_mtime_ns, info.st_ctime_ns, inode, seen
+    )
 
 
 def read_snapshot(guard: PathGuard, rel: str) -> FileSnapshot | None:
@@ -82,7 +99,7 @@ def read_snapshot(guard: PathGuard, rel: str) -> FileSnapshot | None:
         data = _read_to_end(fd, info.st_size)
     finally:
         os.close(fd)
-    return FileSnapshot(rel, data, hashlib.sha256(data).hexdigest(), info.st_size, info.st_mtime_ns)
+    return snapshot_of(rel, hashlib.sha256(data).hexdigest(), info, data)
 
 
 def _read_to_end(fd: int, size: int) -> bytes:
@@ -97,45 +114,109 @@ def _read_to_end(fd: int, size: int) -> bytes:
     return b"".join(blocks)
 
 
+class _Look(enum.Enum):
+    """``existing`` of :func:`atomic_write` when the caller has not looked at the target."""
+
+    LOOK = 0
+
+
 def atomic_write(
-    guard: PathGuard, rel: str, data: bytes, mtime: datetime | None, *, fsync: bool = False
+    guard: PathGuard,
+    rel: str,
+    data: bytes,
+    mtime: datetime | None,
+    *,
+    fsync: bool = False,
+    existing: os.stat_result | _Look | None = _Look.LOOK,
 ) -> os.stat_result:
     """Write ``data`` to ``rel`` under the guard's root atomically; return the new stat.
 
     The temp file (see :func:`temp_name`) is one the scan ignores while it exists. Per
     file this is the least a write that is never torn can do (K1): create the temp file,
-    write, set the mtime, stat it (what the sync record holds, as the file system keeps
-    it), close, rename; no file object, no stat of the target (a rename keeps the stat).
+    write, set the mtime, rename, stat it (what the sync record holds, as the file system
+    keeps it: a rename moves the ctime), close; no file object.
+
+    A file that is replaced keeps its permission bits, and its owner and group where the
+    process may set them (P1); a new one gets ``0666`` less the umask, as any program's.
+    ``existing``: the target's ``lstat`` when the caller just took it (None: no file).
+    Folders made for a write that fails are removed again (B13).
     """
+    before = _lstat(guard.check(rel)) if existing is _Look.LOOK else existing
+    made = guard.missing_parents(rel)
+    try:
+        return _replace(guard, rel, data, mtime, fsync, before)
+    except BaseException:
+        guard.remove_empty(made)
+        raise
+
+
+def _replace(
+    guard: PathGuard,
+    rel: str,
+    data: bytes,
+    mtime: datetime | None,
+    fsync: bool,
+    before: os.stat_result | None,
+) -> os.stat_result:
     target = guard.make_parent(rel)
     name = rel.rpartition("/")[2]
     fd, temp = _create_temp(target[: -len(name)], name)
     try:
         try:
+            if before is not None and stat_module.S_ISREG(before.st_mode):
+                _keep_mode(fd, before)
             _write_all(fd, data)
             if fsync:
                 os.fsync(fd)
             if mtime is not None:
                 stamp = int(mtime.timestamp() * 1_000_000_000)
                 os.utime(fd, ns=(stamp, stamp))
-            info = os.fstat(fd)
+            os.replace(temp, target)
+            return os.fstat(fd)  # after the rename: the ctime it set, the file's inode
         finally:
             os.close(fd)
-        os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    return info
+
+
+def _keep_mode(fd: int, before: os.stat_result) -> None:
+    """Give the temp file the mode, owner and group of the file it replaces."""
+    if (before.st_uid, before.st_gid) != (_EUID, _EGID) and _EUID is not None:
+        try:
+            os.fchown(fd, before.st_uid, before.st_gid)  # root, or same owner (the group)
+        except PermissionError:
+            with contextlib.suppress(OSError):
+                os.fchown(fd, -1, before.st_gid)  # the owner may give one of its groups
+    if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+        os.fchmod(fd, stat_module.S_IMODE(before.st_mode))  # after a chown: it clears suid
+
+
+def is_read_only(info: os.stat_result | None) -> bool:
+    """Whether a file has no write bit at all (root could write it: the bits say no)."""
+    return info is not None and not info.st_mode & 0o222
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+_EUID = os.geteuid() if hasattr(os, "geteuid") else None
+_EGID = os.getegid() if hasattr(os, "getegid") else None
 
 
 def _create_temp(folder: str, name: str) -> tuple[int, str]:
     """Create a new temp file for ``name`` in ``folder`` (ending in a separator): its
-    descriptor and path."""
+    descriptor and path. Mode ``0666``: the system takes the umask (or a folder's default
+    ACL) off, as for any new file."""
     for _ in range(_TEMP_ATTEMPTS):
         temp = folder + temp_name(name)
         try:
-            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), temp
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
         except FileExistsError:
             continue  # the same random token twice: draw another
     raise FileExistsError(f"no free temp file name for {name!r} in {folder!r}")

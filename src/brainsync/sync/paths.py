@@ -32,6 +32,7 @@ path recorded at import.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -96,8 +97,12 @@ class PathMapper:
         if key.type == NOTE and len(names) > 1 and names[0] in self._folders:
             names[0] = _pct(names[0][0]) + names[0][1:]
         for name in names:
-            if len((name + _SUFFIX).encode("utf-8")) > MAX_NAME_BYTES:
-                raise InvalidInputError(f"id segment {name[:40]!r}... is too long for a file name")
+            size = len((name + _SUFFIX).encode("utf-8"))
+            if size > MAX_NAME_BYTES:
+                raise InvalidInputError(
+                    f"id segment {name[:40]!r}... is too long for a file name: {size} bytes, "
+                    f"over the limit of {MAX_NAME_BYTES} bytes per name (NAME_MAX)"
+                )
         if key.type != NOTE:
             names.insert(0, key.type)
         names[-1] += _SUFFIX
@@ -194,6 +199,30 @@ class PathGuard:
             return target  # verified folders existed when they were verified
         os.makedirs(os.path.dirname(target), exist_ok=True)
         return self.check(rel)  # the folders now exist: none may be a link out
+
+    def missing_parents(self, rel: str) -> list[str]:
+        """The parent folders of ``rel`` that do not exist yet, deepest first (what
+        :meth:`make_parent` would make, and :meth:`remove_empty` takes back)."""
+        parent = _relative(rel).rpartition("/")[0]
+        missing: list[str] = []
+        while (
+            parent and parent not in self._verified and not os.path.lexists(self._prefix + parent)
+        ):
+            missing.append(parent)
+            parent = parent.rpartition("/")[0]
+        return missing
+
+    def remove_empty(self, folders: list[str]) -> None:
+        """Remove those of ``folders`` (deepest first) that are empty: a failed write
+        leaves no folders behind that it made."""
+        for folder in folders:
+            self._verified.discard(folder)
+            try:
+                os.rmdir(self._prefix + folder)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    return  # not empty: another write uses it
+                # never made (ENOENT, ENAMETOOLONG): making a folder above it failed
 
     def _verify(self, parent: str, text: str) -> bool:
         """Verify ``parent`` level by level below the deepest verified folder; False when a

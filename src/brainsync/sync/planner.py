@@ -10,6 +10,7 @@ forced, and too large a share of deletions needs ``force_deletes``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -29,12 +30,13 @@ from brainsync.sync.decision import Direction
 from brainsync.sync.files import read_snapshot
 from brainsync.sync.ignore import IgnoreRule
 from brainsync.sync.inventory import Inventory, load_inventory
+from brainsync.sync.limits import PathLimits
 from brainsync.sync.paths import PathGuard, PathMapper, clash_key
 from brainsync.sync.scan import FileStat
 from brainsync.sync.settle import retyped
 from brainsync.sync.twins import twin_groups
 from brainsync.sync.watch_paths import root_is_empty
-from brainsync.sync.work import PlanItem
+from brainsync.sync.work import PlanItem, same_stat
 
 __all__ = ["Candidate", "Plan", "PlanRequest", "Planner"]
 
@@ -125,6 +127,10 @@ class Planner:
         self._store = store
         self._mapper = mapper
         self._root = root
+
+    @functools.cached_property
+    def _limits(self) -> PathLimits:
+        return PathLimits.of(self._root)
 
     def plan(self, request: PlanRequest) -> Plan:
         """Plan one run; raises a SafetyError when acting could lose data."""
@@ -272,6 +278,7 @@ class Planner:
         if path is None:
             try:
                 path = str(self._mapper.to_path(key))
+                self._limits.check(key, path, self._root)  # B13: the folder's own limits
             except BrainsyncError as exc:
                 report.skipped.append(Skip(str(key), f"id cannot be a file name: {exc}"))
                 return
@@ -308,7 +315,7 @@ class Planner:
         entity = inv.entities.get(key)
         if record is None or stat is None or entity is None or path in inv.named:
             return False
-        same_file = stat.size == record.size and stat.mtime_ns == record.mtime_ns
+        same_file = same_stat(stat, record)  # ctime and inode too: a touch -r (B14)
         # a future mtime (clock skew) is racy too: its tick has not even passed yet
         racy = inv.racy_window_ns > 0 and inv.now_ns - record.mtime_ns < inv.racy_window_ns
         return same_file and not racy and entity.content_hash == record.entity_hash

@@ -70,6 +70,7 @@ def run_request(
         bool(params.get("restore", False)),
         settings.max_file_bytes,
         _seconds(params.get("mid_write_seconds", 0.0)),
+        settings.overwrite_readonly,
     )
     return request, options
 

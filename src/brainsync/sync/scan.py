@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+#: Inode numbers from 2**63 on are kept as negative numbers (a signed 64-bit column).
+_BIG, _WRAP = 1 << 63, 1 << 64
+
+
 @dataclass(frozen=True, slots=True)
 class FileStat:
     """What a stat says about one entity file."""
@@ -37,6 +41,9 @@ class FileStat:
     path: str
     size: int
     mtime_ns: int
+    #: The ctime and inode (signed, as the store keeps it): see ``SyncRecord``.
+    ctime_ns: int = 0
+    inode: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +199,14 @@ def list_folder(
             and size <= max_file_bytes
             and file_rule(rel_path, name) is None
         ):
-            files[rel_path] = FileStat(rel_path, size, info.st_mtime_ns)
+            ino = info.st_ino
+            files[rel_path] = FileStat(
+                rel_path,
+                size,
+                info.st_mtime_ns,
+                info.st_ctime_ns,
+                ino if ino < _BIG else ino - _WRAP,
+            )
         else:
             _visit(entry, info, rel_path, rules, result, pending, max_file_bytes)
 
@@ -229,4 +243,7 @@ def _visit(
         result.skipped.append(Skip(rel_path, reason))
         result.held.add(rel_path)
         return
-    result.files[rel_path] = FileStat(rel_path, info.st_size, info.st_mtime_ns)
+    ino = info.st_ino if info.st_ino < _BIG else info.st_ino - _WRAP
+    result.files[rel_path] = FileStat(
+        rel_path, info.st_size, info.st_mtime_ns, info.st_ctime_ns, ino
+    )

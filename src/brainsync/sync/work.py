@@ -19,12 +19,20 @@ from brainsync.config import ConflictPolicy
 from brainsync.entities import Entity, EntityKey
 from brainsync.errors import BrainsyncError, InvalidDocumentError
 from brainsync.events import ConflictFound
-from brainsync.report import Entry, ItemError, Merged, Outcome, Report, Skip
+from brainsync.report import Entry, ItemError, LeftAlone, Merged, Outcome, Report, Skip
 from brainsync.store import ChangeSet, SyncRecord
 from brainsync.sync.decision import Direction
-from brainsync.sync.files import FileSnapshot, atomic_write, read_snapshot
+from brainsync.sync.files import (
+    FileSnapshot,
+    atomic_write,
+    is_read_only,
+    read_snapshot,
+    snapshot_of,
+)
 from brainsync.sync.markdown import is_probably_incomplete
 from brainsync.sync.paths import PathGuard
+from brainsync.sync.racy import is_racy, signed_inode
+from brainsync.sync.scan import FileStat
 
 __all__ = [
     "Item",
@@ -36,6 +44,7 @@ __all__ = [
     "expect",
     "make_record",
     "report_of",
+    "same_stat",
     "void_stale",
 ]
 
@@ -74,6 +83,8 @@ class RunOptions:
     #: A file that is no valid note and changed less than this long ago is taken as
     #: caught mid-write (skipped, looked at again by the watcher), not as an error.
     mid_write_seconds: float
+    #: Replace files that have no write bit (P3); otherwise they are left alone.
+    overwrite_readonly: bool = False
 
 
 @dataclass
@@ -94,7 +105,7 @@ class Item:
     #: What the report lists for the item: conflicts, merges, skips, errors.
     entries: list[Entry] = field(default_factory=list)
 
-    def void(self, reason: Skip | ItemError) -> None:
+    def void(self, reason: LeftAlone | Skip | ItemError) -> None:
         """What the item was to do did not happen (a failed write, a stale entity)."""
         self.outcome = None
         self.entries = [e for e in self.entries if not isinstance(e, Merged)]
@@ -109,23 +120,31 @@ class Write:
     entity: Entity
     data: bytes
     fsync: bool
+    overwrite_readonly: bool = False
 
-    def run(self) -> SyncRecord | Skip | ItemError:
+    def run(self) -> SyncRecord | LeftAlone | Skip | ItemError:
         """Write the file: its new sync record, a skip, or the reason it failed."""
+        item = self.item
         try:
-            if changed_since_read(self.item):
+            found = current_stat(item)
+            if changed_since(item, found):
                 # edited on disk since this chunk looked: never overwrite an edit (C1)
-                return Skip(self.item.path, "file changed during the run; not overwritten")
+                return Skip(item.path, "file changed during the run; not overwritten")
+            if is_read_only(found) and not self.overwrite_readonly:
+                return LeftAlone(item.path, str(item.key), *READ_ONLY)  # P3
             info = atomic_write(
-                self.item.guard, self.item.path, self.data, self.entity.updated, fsync=self.fsync
+                item.guard,
+                item.path,
+                self.data,
+                self.entity.updated,
+                fsync=self.fsync,
+                existing=found,
             )
         except (BrainsyncError, OSError) as exc:
-            return ItemError(self.item.path, str(exc))
+            return ItemError(item.path, str(exc))
         # the stat of the file just written, as the file system keeps it: echoes match it
-        snapshot = FileSnapshot(
-            self.item.path, b"", self.entity.content_hash, info.st_size, info.st_mtime_ns
-        )
-        return make_record(self.item.path, self.entity.key, snapshot, self.entity.content_hash)
+        snapshot = snapshot_of(item.path, self.entity.content_hash, info)
+        return make_record(item.path, self.entity.key, snapshot, self.entity.content_hash)
 
 
 @dataclass
@@ -155,14 +174,31 @@ def conflict_copy_path(path: str, entity_hash: str) -> str:
     return f"{stem}.conflict-{entity_hash[:8]}.md"
 
 
+#: Why a file without its write bit is not replaced, and what settles it (P3).
+READ_ONLY = (
+    "the file is read-only (no write bit): not replaced with the store's version",
+    "make it writable (chmod u+w) and run again, or set overwrite_readonly = true",
+)
+
+
+def current_stat(item: Item) -> os.stat_result | None:
+    """The ``lstat`` of the item's file now (None: it does not exist)."""
+    target = item.guard.locate(item.path)  # None: its folder is missing, so is the file
+    return None if target is None else _lstat(target)
+
+
 def changed_since_read(item: Item) -> bool:
     """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
-    target = item.guard.locate(item.path)  # None: its folder is missing, so is the file
-    info = None if target is None else _lstat(target)
+    return changed_since(item, current_stat(item))
+
+
+def changed_since(item: Item, info: os.stat_result | None) -> bool:
+    """:func:`changed_since_read`, given the file's :func:`current_stat`."""
     seen = item.snapshot
     if info is None or seen is None:
         return info is not None or seen is not None
-    if (info.st_size, info.st_mtime_ns) == (seen.size, seen.mtime_ns):
+    stat = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, signed_inode(info.st_ino))
+    if stat == (seen.size, seen.mtime_ns, seen.ctime_ns, seen.inode):
         return False
     current = read_snapshot(item.guard, item.path)
     return current is None or current.file_hash != seen.file_hash
@@ -249,4 +285,27 @@ def expect(result: Result, key: EntityKey, seen: Entity | None) -> None:
 
 
 def make_record(path: str, key: EntityKey, snapshot: FileSnapshot, entity_hash: str) -> SyncRecord:
-    return SyncRecord(path, key, snapshot.size, snapshot.mtime_ns, snapshot.file_hash, entity_hash)
+    """The sync record of ``snapshot``. A racy file (:func:`is_racy`: it may change again
+    within its timestamps' tick, size and all) is recorded without its ctime, so the next
+    plan hashes it again (B14)."""
+    ctime_ns = 0 if is_racy(snapshot) else snapshot.ctime_ns
+    return SyncRecord(
+        path,
+        key,
+        snapshot.size,
+        snapshot.mtime_ns,
+        snapshot.file_hash,
+        entity_hash,
+        ctime_ns,
+        snapshot.inode,
+    )
+
+
+def same_stat(info: FileSnapshot | FileStat | SyncRecord, record: SyncRecord) -> bool:
+    """Whether a file's stat is the one ``record`` holds: size, mtime, ctime and inode."""
+    return (info.size, info.mtime_ns, info.ctime_ns, info.inode) == (
+        record.size,
+        record.mtime_ns,
+        record.ctime_ns,
+        record.inode,
+    )
