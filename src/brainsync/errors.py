@@ -18,6 +18,7 @@ code the CLI uses, so interfaces map errors mechanically::
     |   +-- TransientStoreError             locked or busy: worth retrying
     +-- JobError                   exit 7   a background job could not run as asked
     +-- ConfigError                exit 8   settings that cannot be used
+    +-- DiskFullError              exit 9   the disk of the folder or the state folder is full
 
 An error that ended a background job is rebuilt in the process that follows the job
 (:func:`job_failure`), with the same class and exit code, and the job's id attached.
@@ -25,11 +26,14 @@ An error that ended a background job is rebuilt in the process that follows the 
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "EXIT_ITEMS_FAILED",
     "BrainsyncError",
     "ConfigError",
     "ConflictError",
+    "DiskFullError",
     "InvalidDocumentError",
     "InvalidEntityError",
     "InvalidInputError",
@@ -41,6 +45,7 @@ __all__ = [
     "StoreError",
     "TransientStoreError",
     "UnsafePathError",
+    "disk_full",
     "job_failure",
     "named_in",
 ]
@@ -125,6 +130,42 @@ class ConfigError(BrainsyncError):
     """Settings that cannot be used."""
 
     exit_code = 8
+
+
+class DiskFullError(BrainsyncError):
+    """No space left (ENOSPC, EDQUOT) on the disk of the synced folder or the state folder.
+
+    The message names the disk and what was left undone; the run stopped, and the next
+    run after space is freed finishes the work.
+    """
+
+    exit_code = 9
+
+
+#: errno values of a full disk or an exhausted quota.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: SQLite's SQLITE_FULL (the low byte of its extended codes).
+_SQLITE_FULL = 13
+#: PostgreSQL's SQLSTATE class 53 ("insufficient resources"): disk full, out of memory.
+_PG_DISK_FULL = frozenset({"53100"})
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an error it was raised from, says a disk or quota is full."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFullError):
+            return True
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            return True
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+            return True
+        if getattr(exc, "sqlstate", None) in _PG_DISK_FULL:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 def named_in(description: str) -> tuple[type[BrainsyncError], str]:

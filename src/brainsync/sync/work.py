@@ -16,7 +16,7 @@ from typing import TypedDict
 
 from brainsync.config import ConflictPolicy
 from brainsync.entities import Entity, EntityKey
-from brainsync.errors import BrainsyncError
+from brainsync.errors import BrainsyncError, disk_full
 from brainsync.events import ConflictFound
 from brainsync.report import Entry, ItemError, Merged, Outcome, Report, Skip
 from brainsync.store import ChangeSet, SyncRecord
@@ -82,6 +82,8 @@ class Item:
     move_from: SyncRecord | None = None
     move_entity: Entity | None = None
     read_error: BrainsyncError | OSError | None = None
+    #: The item failed for a full disk (the chunk then stops the run, catalogue B12).
+    no_space: bool = False
     #: What the report counts for the item once the chunk commits (None: nothing).
     outcome: Outcome | None = None
     #: What the report lists for the item: conflicts, merges, skips, errors.
@@ -113,6 +115,7 @@ class Write:
                 self.item.guard, self.item.path, self.data, self.entity.updated, fsync=self.fsync
             )
         except (BrainsyncError, OSError) as exc:
+            self.item.no_space = disk_full(exc)
             return ItemError(self.item.path, str(exc))
         # the stat of the file just written, as the file system keeps it: echoes match it
         snapshot = FileSnapshot(
