@@ -27,6 +27,7 @@ An error that ended a background job is rebuilt in the process that follows the 
 from __future__ import annotations
 
 import errno
+import os
 
 __all__ = [
     "EXIT_ITEMS_FAILED",
@@ -146,12 +147,19 @@ class DiskFullError(BrainsyncError):
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: SQLite's SQLITE_FULL (the low byte of its extended codes).
 _SQLITE_FULL = 13
+#: SQLite's SQLITE_IOERR.
+_SQLITE_IOERR = 10
 #: PostgreSQL's SQLSTATE class 53 ("insufficient resources"): disk full, out of memory.
 _PG_DISK_FULL = frozenset({"53100"})
 
 
-def disk_full(exc: BaseException | None) -> bool:
-    """Whether ``exc``, or an error it was raised from, says a disk or quota is full."""
+def disk_full(exc: BaseException | None, folder: str | None = None) -> bool:
+    """Whether ``exc``, or an error it was raised from, says a disk or quota is full.
+
+    SQLite reports some writes refused for space as a plain I/O error (its journal or
+    shared-memory file could not grow): with the ``folder`` of its file, such an error
+    counts when that folder's disk has no block left.
+    """
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -162,10 +170,21 @@ def disk_full(exc: BaseException | None) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
             return True
+        if isinstance(code, int) and code & 0xFF == _SQLITE_IOERR and _no_space(folder):
+            return True
         if getattr(exc, "sqlstate", None) in _PG_DISK_FULL:
             return True
         exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
     return False
+
+
+def _no_space(folder: str | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def named_in(description: str) -> tuple[type[BrainsyncError], str]:

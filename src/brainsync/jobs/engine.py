@@ -47,11 +47,11 @@ from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowStatus
 
-from brainsync.errors import JobError, NotFoundError
+from brainsync.errors import BrainsyncError, JobError, NotFoundError, disk_full
 from brainsync.jobs.dispatch import Dispatcher, quiet_dbos_pollers
 from brainsync.jobs.journal import prefer_write_ahead_log
 from brainsync.jobs.logfile import close_log, open_log
-from brainsync.jobs.outcomes import LocalFailures
+from brainsync.jobs.outcomes import LocalFailures, job_store_full, store_folder
 from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
@@ -434,6 +434,8 @@ def _open_client(url: str) -> DBOSClient:
     return client
 
 
-def _open_failed(url: str, exc: Exception) -> JobError:
+def _open_failed(url: str, exc: Exception) -> BrainsyncError:
+    if disk_full(exc, store_folder(url)):
+        return job_store_full(url, "it could not be opened")
     # The URL is shown, and the driver's text kept, without the password (catalogue S3).
     return JobError(f"cannot open the job store {redact_url(url)}: {redact(exc, url)}")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from brainsync.errors import BrainsyncError, DiskFullError, JobError, disk_full
 
-__all__ = ["LocalFailures"]
+__all__ = ["LocalFailures", "job_store_full", "store_folder"]
 
 #: How long the job store gets to record a failure before the local one is reported.
 _RECORD_GRACE_SECONDS = 2.0
@@ -58,16 +58,32 @@ def _described(error: Exception, url: str) -> BrainsyncError:
     for found in chain:
         if isinstance(found, DiskFullError):
             return found
-    if disk_full(error):
-        return DiskFullError(
-            f"disk full: no space left for the job store {_place(url)}; the job's outcome "
-            "could not be recorded. Free space there, then run the command again"
-        )
+    if disk_full(error, store_folder(url)):
+        return job_store_full(url, "the job's outcome could not be recorded")
     for found in chain:
         if isinstance(found, BrainsyncError):
             return found
     name = type(error).__name__
     return JobError(f"the job failed and its outcome could not be recorded ({name})")
+
+
+def job_store_full(url: str, undone: str) -> DiskFullError:
+    """The error of a job store whose disk is full: where it is, and what was not done."""
+    return DiskFullError(
+        f"disk full: no space left for the job store {_place(url)}; {undone}. "
+        "Free space there, then run the command again"
+    )
+
+
+def store_folder(url: str) -> str | None:
+    """The folder of a SQLite job store's file (None for a server)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return str(Path(parsed.database).resolve().parent)
+    return None
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -148,12 +148,18 @@ class Database:
         try:
             yield
         except DBAPIError as exc:
-            if disk_full(exc):
+            if disk_full(exc, self._folder()):
                 raise DiskFullError(self._disk_full(doing)) from exc
             kind = TransientStoreError if self._is_transient(exc) else StoreError
             raise kind(f"could not {doing}: {driver_text(exc.orig)}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {doing}: {exc}") from exc
+
+    def _folder(self) -> str | None:
+        """The folder of a SQLite file (None for a server)."""
+        if self._url.get_backend_name() == "sqlite" and self._url.database:
+            return str(Path(self._url.database).resolve().parent)
+        return None
 
     def _disk_full(self, doing: str) -> str:
         """One line: which disk is full, and what was left undone."""
