@@ -151,7 +151,11 @@ class Database:
             if disk_full(exc, self._folder()):
                 raise DiskFullError(self._disk_full(doing)) from exc
             kind = TransientStoreError if self._is_transient(exc) else StoreError
-            raise kind(f"could not {doing}: {driver_text(exc.orig)}") from exc
+            text = driver_text(exc.orig)
+            if text != str(exc.orig):
+                # the driver's own text quotes row values: not even in a traceback
+                raise kind(f"could not {doing}: {text}") from None
+            raise kind(f"could not {doing}: {text}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {doing}: {exc}") from exc
 
