@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cli_runner import SAMPLE
 
-from brainsync.errors import RootUnavailableError
+from brainsync.errors import JobError, RootUnavailableError
 
 
 def run_unprivileged(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,3 +55,20 @@ def test_unreadable_folder_is_exit_5_with_one_json_object(
     assert error["type"] == "RootUnavailableError" and error["exit_code"] == 5
     assert str(folder) in error["message"]
     assert "Traceback" not in done.stderr and "Usage" not in done.stderr
+
+
+def test_an_unusable_state_folder_is_a_refusal_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "brain"
+    shutil.copytree(SAMPLE, folder)
+    home = tmp_path / "state"
+    home.mkdir(mode=0)
+    try:
+        done = run_unprivileged(
+            tmp_path, "--dir", str(folder), "--home", str(home), "sync", "--json"
+        )
+    finally:
+        home.chmod(0o755)
+    assert done.returncode == JobError.exit_code, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "JobError" and str(home) in error["message"]
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
