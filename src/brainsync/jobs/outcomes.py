@@ -22,6 +22,8 @@ __all__ = ["LocalFailures", "job_store_full", "store_folder"]
 
 #: How long the job store gets to record a failure before the local one is reported.
 _RECORD_GRACE_SECONDS = 2.0
+#: How many failures a worker remembers (a follower asks within seconds).
+_KEPT = 256
 
 
 class LocalFailures:
@@ -37,6 +39,8 @@ class LocalFailures:
         described = _described(error, self._url)
         with self._lock:
             self._failed[job_id] = (time.monotonic(), described)
+            if len(self._failed) > _KEPT:  # a long-lived worker: the oldest go first
+                del self._failed[next(iter(self._failed))]
 
     def settled(self, job_id: str) -> BrainsyncError | None:
         """The error ``job_id`` ended with here, once its record had time to follow."""
