@@ -153,8 +153,7 @@ class Database:
             kind = TransientStoreError if self._is_transient(exc) else StoreError
             text = driver_text(exc.orig)
             if text != str(exc.orig):
-                # the driver's own text quotes row values: not even in a traceback
-                raise kind(f"could not {doing}: {text}") from None
+                _cut_row_values(exc, text)
             raise kind(f"could not {doing}: {text}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {doing}: {exc}") from exc
@@ -260,6 +259,15 @@ def driver_text(orig: object) -> str:
 
 
 _ROW_LINES = ("DETAIL:", "CONTEXT:", "LINE ")
+
+
+def _cut_row_values(exc: DBAPIError, text: str) -> None:
+    """Cut the row-quoting lines out of a driver error and its wrapper, in place: they stay
+    chained (a traceback shows where the error came from), without the note's text."""
+    orig = exc.orig
+    if isinstance(orig, BaseException):
+        orig.args = (text,)
+        exc.args = (f"({type(orig).__module__}.{type(orig).__name__}) {text}",)
 
 
 def _add_read_indexes(conn: Connection) -> None:
