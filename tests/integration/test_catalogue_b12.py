@@ -188,3 +188,27 @@ def test_store_error_and_bad_input_leak_no_note(
     assert done.returncode == 10, done.stderr
     assert "post/bad.md" in done.stdout and MARKER not in done.stdout + done.stderr
     assert_no_leak(home)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_state_folder_full_from_the_start_is_named(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    folder = tmp_path / "brain"
+    write_notes(folder, 3, 100)
+    with small_disk(tmp_path / "state", "2m") as home:
+        filler = home / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError):
+                while True:
+                    os.write(fd, b"x" * 4096)
+        finally:
+            os.close(fd)
+        db = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+        store = ("--db", db) if db else ()
+        args = ("--dir", str(folder), "--home", str(home), *store)
+        assert_named_once(cli(tmp_path, *args, "sync"), "state folder", home)
+        assert sorted(p.name for p in home.iterdir() if p.name.endswith(".tmp")) == []
+        filler.unlink()
+        assert cli(tmp_path, *args, "sync").returncode == 0
