@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from brainsync.errors import BrainsyncError, DiskFullError, JobError, disk_full
+from brainsync.errors import BrainsyncError, DiskFullError, JobError, disk_full, named_in
 
 __all__ = ["LocalFailures", "job_store_full", "store_folder"]
 
@@ -66,7 +66,9 @@ def _described(error: Exception, url: str) -> BrainsyncError:
         return job_store_full(url, "the job's outcome could not be recorded")
     for found in chain:
         if isinstance(found, BrainsyncError):
-            return found
+            # as the record would give it: the most specific class its text names
+            cls, message = named_in(f"{type(found).__name__}: {found}")
+            return cls(message)
     name = type(error).__name__
     return JobError(f"the job failed and its outcome could not be recorded ({name})")
 
