@@ -155,4 +155,5 @@ class PostType(EntityType):
         status = metadata.get("status", "draft")
         if not isinstance(status, str) or status not in self.statuses:
             allowed = ", ".join(sorted(self.statuses))
-            raise InvalidEntityError(f"post 'status' must be one of {allowed}, not {status!r}")
+            # the value itself is note content: never quoted in an error (catalogue P2)
+            raise InvalidEntityError(f"post 'status' must be one of {allowed}")

@@ -18,6 +18,7 @@ code the CLI uses, so interfaces map errors mechanically::
     |   +-- TransientStoreError             locked or busy: worth retrying
     +-- JobError                   exit 7   a background job could not run as asked
     +-- ConfigError                exit 8   settings that cannot be used
+    +-- DiskFullError              exit 9   the disk of the folder or the state folder is full
 
 An error that ended a background job is rebuilt in the process that follows the job
 (:func:`job_failure`), with the same class and exit code, and the job's id attached.
@@ -25,11 +26,15 @@ An error that ended a background job is rebuilt in the process that follows the 
 
 from __future__ import annotations
 
+import errno
+import os
+
 __all__ = [
     "EXIT_ITEMS_FAILED",
     "BrainsyncError",
     "ConfigError",
     "ConflictError",
+    "DiskFullError",
     "InvalidDocumentError",
     "InvalidEntityError",
     "InvalidInputError",
@@ -41,6 +46,7 @@ __all__ = [
     "StoreError",
     "TransientStoreError",
     "UnsafePathError",
+    "disk_full",
     "job_failure",
     "named_in",
 ]
@@ -125,6 +131,60 @@ class ConfigError(BrainsyncError):
     """Settings that cannot be used."""
 
     exit_code = 8
+
+
+class DiskFullError(BrainsyncError):
+    """No space left (ENOSPC, EDQUOT) on the disk of the synced folder or the state folder.
+
+    The message names the disk and what was left undone; the run stopped, and the next
+    run after space is freed finishes the work.
+    """
+
+    exit_code = 9
+
+
+#: errno values of a full disk or an exhausted quota.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: SQLite's SQLITE_FULL (the low byte of its extended codes).
+_SQLITE_FULL = 13
+#: SQLite's SQLITE_IOERR.
+_SQLITE_IOERR = 10
+#: PostgreSQL's SQLSTATE class 53 ("insufficient resources"): disk full, out of memory.
+_PG_DISK_FULL = frozenset({"53100"})
+
+
+def disk_full(exc: BaseException | None, folder: str | None = None) -> bool:
+    """Whether ``exc``, or an error it was raised from, says a disk or quota is full.
+
+    SQLite reports some writes refused for space as a plain I/O error (its journal or
+    shared-memory file could not grow): with the ``folder`` of its file, such an error
+    counts when that folder's disk has no block left.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFullError):
+            return True
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            return True
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+            return True
+        if isinstance(code, int) and code & 0xFF == _SQLITE_IOERR and _no_space(folder):
+            return True
+        if getattr(exc, "sqlstate", None) in _PG_DISK_FULL:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
+
+
+def _no_space(folder: str | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def named_in(description: str) -> tuple[type[BrainsyncError], str]:

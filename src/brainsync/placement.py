@@ -183,11 +183,11 @@ class EmptyStore(SQLiteStore):
 
     def __init__(self, url: str) -> None:
         self._shown = make_url(url).render_as_string(hide_password=True)
-        self._folder = Path(tempfile.mkdtemp(prefix="brainsync-empty-"))
+        self._temp_dir = Path(tempfile.mkdtemp(prefix="brainsync-empty-"))
         try:
-            super().__init__(f"sqlite:///{self._folder / 'empty.sqlite'}")
+            super().__init__(f"sqlite:///{self._temp_dir / 'empty.sqlite'}")
         except BaseException:
-            shutil.rmtree(self._folder, ignore_errors=True)
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
             raise
         self._engine.dispose()  # the schema is made; every later connection only reads
         event.listen(self._engine, "connect", _query_only)
@@ -200,7 +200,7 @@ class EmptyStore(SQLiteStore):
     def close(self) -> None:
         """Close it and remove its temporary folder."""
         super().close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        shutil.rmtree(self._temp_dir, ignore_errors=True)
 
 
 def _query_only(dbapi_conn: sqlite3.Connection, record: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brainsync import Brain
+from brainsync import Brain, DiskFullError
 from brainsync.store import ChangeSet, EntityChange
 from brainsync.sync import work
 
@@ -21,20 +21,41 @@ def test_a_failed_write_is_an_error_not_a_creation(
         brain.put_entity("note", name, metadata={"title": name}, content=f"{name}\n")
     real_write = work.atomic_write
 
+    def failing(guard: Any, rel: str, *args: Any, **kwargs: Any) -> Any:
+        if rel == "b.md":
+            raise OSError(errno.EIO, "Input/output error")
+        return real_write(guard, rel, *args, **kwargs)
+
+    monkeypatch.setattr(work, "atomic_write", failing)
+    report = brain.export()
+    assert report.created == 1 and report.processed == 2
+    assert [(e.path, e.error) for e in report.errors] == [("b.md", "[Errno 5] Input/output error")]
+    assert sorted(disk.tree()) == ["a.md"]
+    monkeypatch.undo()
+    assert brain.export().created == 1  # no record was kept for b.md: it is written now
+
+
+def test_a_full_disk_stops_the_run_after_committing_what_was_written(
+    brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B12: not a per-item error: the run fails, naming the folder; a.md's record is kept."""
+    for name in ("a", "b"):
+        brain.put_entity("note", name, metadata={"title": name}, content=f"{name}\n")
+    real_write = work.atomic_write
+
     def full_disk(guard: Any, rel: str, *args: Any, **kwargs: Any) -> Any:
         if rel == "b.md":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(guard, rel, *args, **kwargs)
 
     monkeypatch.setattr(work, "atomic_write", full_disk)
-    report = brain.export()
-    assert report.created == 1 and report.processed == 2
-    assert [(e.path, e.error) for e in report.errors] == [
-        ("b.md", "[Errno 28] No space left on device")
-    ]
+    with pytest.raises(DiskFullError, match="synced folder") as raised:
+        brain.export()
+    assert str(disk.root) in str(raised.value) and "1 file(s)" in str(raised.value)
     assert sorted(disk.tree()) == ["a.md"]
     monkeypatch.undo()
-    assert brain.export().created == 1  # no record was kept for b.md: it is written now
+    report = brain.export()
+    assert (report.created, report.unchanged) == (1, 1)  # a.md was recorded before the stop
 
 
 def test_an_entity_changed_during_the_chunk_is_skipped_not_counted(

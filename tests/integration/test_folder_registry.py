@@ -6,6 +6,7 @@ run the same situations end to end on both backends.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 
 from brainsync.app import Brain
 from brainsync.config import Settings
-from brainsync.errors import ConfigError
+from brainsync.errors import ConfigError, DiskFullError
 from brainsync.store import FolderRecord, Store, open_store
 from brainsync.sync.folders import FolderPlace, Folders
 
@@ -141,3 +142,22 @@ def test_one_directory_by_two_spellings_is_one_folder(tmp_path: Path) -> None:
         with Brain(settings) as brain:
             ids.add(brain.join_folder().folder.id)
     assert len(ids) == 1
+
+
+def test_a_full_disk_leaves_no_half_written_registry(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B12: the registry's temp file is removed and the full state folder is named."""
+    home = tmp_path / "state"
+    real_replace = os.replace
+
+    def full(src: str, dst: str) -> None:
+        if str(dst).endswith("folders.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(DiskFullError, match="state folder") as raised:
+        Folders(store, home).join(place(tmp_path / "notes"))
+    assert str(home) in str(raised.value)
+    assert sorted(p.name for p in home.iterdir()) == ["folders.lock"]

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from brainsync.interfaces.render import print_report
 from brainsync.interfaces.terminal import Terminal
-from brainsync.report import Report
+from brainsync.report import ItemError, Report
 
 
 def test_a_plain_line_is_written_as_given(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,3 +90,14 @@ def test_a_dry_run_report_says_so_whatever_its_title(capsys: pytest.CaptureFixtu
     assert lines[2].startswith("pending (next sync): 0 created")
     assert lines[3].startswith("pending as of the last scan, 1 s ago: 0 created")
     assert lines[4].startswith("sync: 0 created, 1 updated")
+
+
+def test_identical_errors_are_listed_once_with_a_count(capsys: pytest.CaptureFixture[str]) -> None:
+    errors = [ItemError(f"n{i}.md", "No space left on device") for i in range(130)]
+    errors.append(ItemError("odd.md", "Permission denied"))
+    print_report(Terminal(), "export", Report(errors=errors))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  error: No space left on device: 130 files (n0.md, ...)",
+        "  error: odd.md: Permission denied",
+    ]

@@ -81,7 +81,13 @@ def _global(
     ctx: typer.Context,
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", "-d", help="Sync directory [BRAINSYNC_DIR; default ./brain-data]."),
+        typer.Option(
+            "--dir",
+            "-d",
+            help="Sync directory [BRAINSYNC_DIR; default ./brain-data].",
+            # the library refuses an unreadable folder itself (exit 5, JSON with --json)
+            readable=False,
+        ),
     ] = None,
     db: Annotated[
         str | None,
@@ -89,11 +95,19 @@ def _global(
     ] = None,
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="State folder for database, jobs and locks [BRAINSYNC_HOME]."),
+        typer.Option(
+            "--home",
+            help="State folder for database, jobs and locks [BRAINSYNC_HOME].",
+            readable=False,
+        ),
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Config file [BRAINSYNC_CONFIG; default ./brainsync.toml]."),
+        typer.Option(
+            "--config",
+            help="Config file [BRAINSYNC_CONFIG; default ./brainsync.toml].",
+            readable=False,
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Tracebacks and the job engine's log on stderr.")

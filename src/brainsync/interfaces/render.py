@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from brainsync.app import Status
 from brainsync.entities import Entity
 from brainsync.jobs.records import Job
-from brainsync.report import Merged, Report
+from brainsync.report import ItemError, Merged, Report
 from brainsync.store import FolderRecord
 from brainsync.store.history import EntityVersion
 
@@ -73,7 +73,20 @@ def print_report(console: Terminal, title: str, report: Report) -> None:
         [f"{item.path}: {item.reason} ({item.resolve})" for item in report.left_alone],
     )
     _listing(console, "skipped", [f"{s.path}: {s.reason}" for s in report.skipped])
-    _listing(console, "error", [f"{e.path}: {e.error}" for e in report.errors])
+    _listing(console, "error", _grouped_errors(report.errors))
+
+
+def _grouped_errors(errors: Sequence[ItemError]) -> list[str]:
+    """One line per distinct error: its path, or how many files had it (B12)."""
+    paths: dict[str, list[str]] = {}
+    for error in errors:
+        paths.setdefault(error.error, []).append(error.path)
+    return [
+        f"{found[0]}: {text}"
+        if len(found) == 1
+        else f"{text}: {len(found)} files ({found[0]}, ...)"
+        for text, found in paths.items()
+    ]
 
 
 def _merged_line(item: Merged) -> str:

@@ -47,10 +47,11 @@ from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowStatus
 
-from brainsync.errors import JobError, NotFoundError
+from brainsync.errors import BrainsyncError, JobError, NotFoundError, disk_full
 from brainsync.jobs.dispatch import Dispatcher, quiet_dbos_pollers
 from brainsync.jobs.journal import prefer_write_ahead_log
 from brainsync.jobs.logfile import close_log, open_log
+from brainsync.jobs.outcomes import LocalFailures, job_store_full, store_folder
 from brainsync.jobs.queues import SHARED_QUEUE, queue_for
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
@@ -80,6 +81,8 @@ def worker_config(url: str, executor_id: str, poll: float, *, brief: bool) -> DB
         "application_version": APP_VERSION,
         "executor_id": executor_id,
         "log_level": "WARNING",
+        # statement parameters can hold note text: never in an error or log line
+        "db_engine_kwargs": {"hide_parameters": True},
         # brainsync waits on no DBOS notification; the listener only sleeps, and shutting
         # down joins it: a short nap keeps exits quick (a nap of 10 ms costs a sleeping
         # thread ~0.3% of a core, so only a brief process takes it)
@@ -116,6 +119,8 @@ class DbosEngine:
         self._active: set[str] = set()
         self._stopped: set[str] = set()
         self._active_changed = threading.Condition()
+        #: What jobs ended with here, for a follower when the job store cannot record it.
+        self.failures = LocalFailures(system_db_url)
         # Before anything of DBOS runs: even opening the store may log.
         self._log = open_log(log_file) if log_file is not None else None
         try:
@@ -203,7 +208,10 @@ class DbosEngine:
         # code began meanwhile stops at its first boundary, before any chunk
         with self._active_changed:
             running = set(self._active)
-        for job_id in sorted(stopped | (self._pending_here() - running)):
+        # a job that failed here stays with this executor (its outcome could not be
+        # recorded): the next worker with this id recovers it
+        failed = self.failures.ids()
+        for job_id in sorted(stopped | (self._pending_here() - running - failed)):
             self._reclaim(job_id, self._executor_id)
 
     def _pending_here(self) -> set[str]:
@@ -239,6 +247,10 @@ class DbosEngine:
         """Remember a job stopped by the shutdown: ``stop_worker`` hands it back."""
         with self._active_changed:
             self._stopped.add(job_id)
+
+    def run_failed(self, job_id: str, error: Exception) -> None:
+        """Remember the error a job ended with here (see :class:`LocalFailures`)."""
+        self.failures.record(job_id, error)
 
     def run_ended(self, job_id: str) -> None:
         """The job's code left this process."""
@@ -408,14 +420,24 @@ def _open_client(url: str) -> DBOSClient:
         DBOS.migrate(url)
         # A lost job store must surface as an error, not block a command (or a thread
         # that outlives its service) in a retry loop forever.
-        return DBOSClient(
+        client = DBOSClient(
             system_database_url=url, application_name=APP_NAME, retry_connection_errors=False
         )
     except Exception as exc:
         raise _open_failed(url, exc) from exc
+    # The client takes no engine options: its engine is told directly (the runtime's gets
+    # them from worker_config). Pinned by test_engine_private_api.
+    engine = client._sys_db.engine
+    engine.hide_parameters = True
+    proxied = getattr(engine, "_proxied", None)
+    if proxied is not None:
+        proxied.hide_parameters = True
+    return client
 
 
-def _open_failed(url: str, exc: Exception) -> JobError:
+def _open_failed(url: str, exc: Exception) -> BrainsyncError:
+    if disk_full(exc, store_folder(url)):
+        return job_store_full(url, "it could not be opened")
     # The URL is shown, and the driver's text kept, without the password (catalogue S3).
     failure = connect_failure(exc)
     if failure is not None:  # two lines, not the driver's and SQLAlchemy's paragraphs

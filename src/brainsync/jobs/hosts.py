@@ -76,7 +76,11 @@ class WorkerRecord:
 def open_tables(system_db_url: str, metadata: sa.MetaData, *, pool_size: int) -> sa.Engine:
     """An engine on the job store with brainsync's own tables of ``metadata`` made."""
     engine = sa.create_engine(
-        engine_url(system_db_url), pool_size=pool_size, max_overflow=1, pool_pre_ping=True
+        engine_url(system_db_url),
+        pool_size=pool_size,
+        max_overflow=1,
+        pool_pre_ping=True,
+        hide_parameters=True,  # a plan's chunks may hold note text
     )
     try:
         try:

@@ -5,6 +5,7 @@ The ``dbos`` logger is process-global, so engines writing to one file share a ha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from logging.handlers import RotatingFileHandler
@@ -47,12 +48,31 @@ def close_log(path: Path) -> None:
     handler.close()
 
 
+class _LogFile(RotatingFileHandler):
+    """A rotating log file that drops a record it cannot write (a full disk, say).
+
+    ``logging`` would print the record, traceback and all, on stderr instead: the user's
+    terminal would fill with tracebacks that quote whatever the failure was about.
+    """
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        """Drop the record: the command's own error line tells the user what failed."""
+
+    def flush(self) -> None:
+        """Flush, unless the disk refuses (buffered lines are dropped)."""
+        with contextlib.suppress(OSError):
+            super().flush()
+
+    def close(self) -> None:
+        """Close, unless the disk refuses the last buffered lines."""
+        with contextlib.suppress(OSError):
+            super().close()
+
+
 def _file_handler(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Bounded: it is a trail of engine failures, not an archive; opened on first record.
-    handler = RotatingFileHandler(
-        path, maxBytes=1_000_000, backupCount=1, encoding="utf-8", delay=True
-    )
+    handler = _LogFile(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8", delay=True)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     )

@@ -6,7 +6,7 @@ Imports the job engine (DBOS): only called when a command really runs or control
 from __future__ import annotations
 
 from brainsync.config import Settings
-from brainsync.errors import JobError
+from brainsync.errors import BrainsyncError, DiskFullError, JobError, disk_full
 from brainsync.jobs.lock import WorkerLock
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.service import JobService
@@ -29,8 +29,11 @@ def open_job_service(
     work, unless ``require_worker`` makes that an error. ``brief``: the process exits
     once its own job is done (see :meth:`~brainsync.jobs.engine.DbosEngine.start_worker`).
     """
-    settings.state_home.mkdir(parents=True, exist_ok=True)
-    lock = _take_worker_lock(settings, require_worker) if worker else None
+    try:
+        settings.state_home.mkdir(parents=True, exist_ok=True)
+        lock = _take_worker_lock(settings, require_worker) if worker else None
+    except OSError as exc:
+        raise _unusable(settings, exc) from exc
     try:
         service = JobService(
             settings.jobs_url,
@@ -51,6 +54,20 @@ def open_job_service(
             lock.release()
         raise
     return service, lock
+
+
+def _unusable(settings: Settings, exc: OSError) -> BrainsyncError:
+    """The state folder cannot hold the worker's lock: a full disk, or no permission."""
+    home = settings.state_home
+    if disk_full(exc):
+        return DiskFullError(
+            f"disk full: no space left in the state folder {home}; no job was run. "
+            "Free space there, then run the command again"
+        )
+    return JobError(
+        f"cannot use the state folder {home}: {exc.strerror or exc}; give this user "
+        "access to it, or choose another one with --home (BRAINSYNC_HOME)"
+    )
 
 
 def _take_worker_lock(settings: Settings, required: bool) -> WorkerLock | None:

@@ -103,9 +103,8 @@ class JobReader:
         self._file = (
             Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
         )
-        self._engine = sa.create_engine(url, poolclass=sa.pool.NullPool).execution_options(
-            schema_translate_map={"dbos": schema}
-        )
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, hide_parameters=True)
+        self._engine = engine.execution_options(schema_translate_map={"dbos": schema})
 
     def close(self) -> None:
         """Release the connection."""

@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ from brainsync.jobs.events import JobCancelled, JobEvent
 from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.plans import PlanPages
-from brainsync.jobs.records import Job, JobState
+from brainsync.jobs.records import Job, JobFailure, JobState
 from brainsync.jobs.redact import redact
 from brainsync.jobs.worker import CompletionWatcher
 
@@ -316,6 +317,9 @@ class JobService:
                     on_progress(job)
                 if job.state.finished:
                     return job
+                failed = self._engine.failures.settled(job_id)
+                if failed is not None:
+                    return _failed_unrecorded(job, failed)
                 if deadline is not None and time.monotonic() >= deadline:
                     raise JobError(f"job {job_id} still {job.state.value} after {timeout} s")
                 changed.wait(_WAIT_POLL_SECONDS)
@@ -325,6 +329,13 @@ class JobService:
     def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with the events of jobs run here; returns an unsubscribe."""
         return self._hub.subscribe(callback)
+
+
+def _failed_unrecorded(job: Job, error: BrainsyncError) -> Job:
+    """``job`` as failed with ``error``, which its record could not take (a full disk)."""
+    failure = JobFailure(type(error).__name__, str(error), error.exit_code)
+    text = f"{failure.type}: {failure.message}"
+    return replace(job, state=JobState.FAILED, error=text, failure=failure)
 
 
 def _check_takeover(job: Job, workers: WorkerRegistry) -> None:

@@ -80,6 +80,10 @@ class RunControl(Protocol):
         """The job's code stopped running in this process (whatever the outcome)."""
         ...
 
+    def run_failed(self, job_id: str, error: Exception) -> None:
+        """The job's code ended with ``error`` here (before its outcome is stored)."""
+        ...
+
     def run_stopped(self, job_id: str) -> None:
         """The job stopped at a boundary because the worker shuts down."""
         ...
@@ -176,8 +180,10 @@ class _JobRun:
             raise
         except dbos_error.DBOSWorkflowCancelledError:
             raise  # a cancelled job keeps its chunks for its resumption
-        except Exception:
+        except Exception as exc:
             self._forget_chunks()  # a failed job never runs again
+            # told before DBOS stores the outcome: that write can fail too (a full disk)
+            control.run_failed(self._job_id, exc)
             raise
         finally:
             control.run_ended(self._job_id)

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -19,7 +20,13 @@ from sqlalchemy import Connection, Engine, Select, Table, select
 from sqlalchemy.engine import URL, Row, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from brainsync.errors import InvalidInputError, StoreError, TransientStoreError
+from brainsync.errors import (
+    DiskFullError,
+    InvalidInputError,
+    StoreError,
+    TransientStoreError,
+    disk_full,
+)
 from brainsync.store.migrations import upgrade
 from brainsync.store.schema import (
     READ_INDEXES,
@@ -30,7 +37,7 @@ from brainsync.store.schema import (
     metadata,
 )
 
-__all__ = ["BATCH_SIZE", "Database", "batches", "positive"]
+__all__ = ["BATCH_SIZE", "Database", "batches", "driver_text", "positive"]
 
 #: Keys or paths per ``IN (...)`` query; keeps bound parameters well under every limit.
 BATCH_SIZE = 500
@@ -141,10 +148,35 @@ class Database:
         try:
             yield
         except DBAPIError as exc:
+            if disk_full(exc, self._folder()):
+                raise DiskFullError(self._disk_full(doing)) from exc
             kind = TransientStoreError if self._is_transient(exc) else StoreError
-            raise kind(f"could not {doing}: {exc.orig}") from exc
+            text = driver_text(exc.orig)
+            if text != str(exc.orig):
+                _cut_row_values(exc, text)
+            raise kind(f"could not {doing}: {text}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {doing}: {exc}") from exc
+
+    def _folder(self) -> str | None:
+        """The folder of a SQLite file (None for a server)."""
+        if self._url.get_backend_name() == "sqlite" and self._url.database:
+            return str(Path(self._url.database).resolve().parent)
+        return None
+
+    def _disk_full(self, doing: str) -> str:
+        """One line: which disk is full, and what was left undone."""
+        undone = f"could not {doing} (nothing of it was stored)"
+        if self._url.get_backend_name() == "sqlite" and self._url.database:
+            file = Path(self._url.database).resolve()
+            return (
+                f"disk full: no space left in the state folder {file.parent} (entity store "
+                f"{file.name}); {undone}. Free space there, then run the command again"
+            )
+        return (
+            f"disk full on the database server of {self.url}; {undone}. "
+            "Free space there, then run the command again"
+        )
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -211,6 +243,33 @@ class Database:
         conn.execute(stmt, {"name": name, "value": value})
 
 
+def driver_text(orig: object) -> str:
+    """A driver error's message without the lines that may quote row values.
+
+    PostgreSQL's ``DETAIL`` can hold a whole failing row ("Failing row contains ..."), a
+    note's text among it; SQLAlchemy's own text adds the statement's parameters, which is
+    why every engine is made with ``hide_parameters`` and only the driver's text is shown.
+    """
+    kept: list[str] = []
+    for line in str(orig).splitlines():
+        if line.startswith(_ROW_LINES):
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+_ROW_LINES = ("DETAIL:", "CONTEXT:", "LINE ")
+
+
+def _cut_row_values(exc: DBAPIError, text: str) -> None:
+    """Cut the row-quoting lines out of a driver error and its wrapper, in place: they stay
+    chained (a traceback shows where the error came from), without the note's text."""
+    orig = exc.orig
+    if isinstance(orig, BaseException):
+        orig.args = (text,)
+        exc.args = (f"({type(orig).__module__}.{type(orig).__name__}) {text}",)
+
+
 def _add_read_indexes(conn: Connection) -> None:
     """Add the indexes that only speed reads to a store made before them.
 
@@ -223,7 +282,9 @@ def _add_read_indexes(conn: Connection) -> None:
             with conn.begin_nested():
                 index.create(conn, checkfirst=True)
         except DBAPIError as exc:
-            log.warning("index %s not added (%s); reads work, slower", index.name, exc.orig)
+            log.warning(
+                "index %s not added (%s); reads work, slower", index.name, driver_text(exc.orig)
+            )
 
 
 def _meta_value(conn: Connection, name: str) -> str | None:

@@ -50,6 +50,8 @@ class PostgresStore(Store):
                 url.set(drivername="postgresql+psycopg"),
                 pool_pre_ping=True,
                 connect_args=connect_args,
+                # parameters hold note text: never in an error message, log or traceback
+                hide_parameters=True,
             )
         except ImportError as exc:
             raise ConfigError(

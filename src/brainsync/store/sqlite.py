@@ -40,7 +40,8 @@ class SQLiteStore(Store):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder of {database}: {exc}") from exc
-        engine = create_engine(url.set(drivername="sqlite+pysqlite"))
+        # parameters hold note text: never in an error message, log line or traceback
+        engine = create_engine(url.set(drivername="sqlite+pysqlite"), hide_parameters=True)
         event.listen(engine, "connect", self._configure_connection)
         event.listen(engine, "begin", _begin)
         return engine

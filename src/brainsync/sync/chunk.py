@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from brainsync.entities import Entity, EntityKey, EntityType
-from brainsync.errors import BrainsyncError, InvalidInputError
+from brainsync.errors import BrainsyncError, DiskFullError, InvalidInputError, disk_full
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
 from brainsync.report import ItemError, Outcome, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
@@ -82,7 +82,18 @@ class ChunkRunner(ConflictPolicies):
             applied = self._store.apply(total.changes)
             void_stale(total.changes.stale, loaded)
             self._publish(applied, total.conflicts)
+        self._stop_if_full(loaded)
         return report_of(loaded, options.dry_run)
+
+    def _stop_if_full(self, loaded: list[Item]) -> None:
+        """A full disk stops the run with one error, after what did get written committed."""
+        full = sum(item.no_space for item in loaded)
+        if full:
+            raise DiskFullError(
+                f"disk full: no space left in the synced folder {self._root}; {full} "
+                f"file(s) of this chunk and the rest of the run were not written. Free "
+                "space there, then run the command again"
+            )
 
     def _load(self, items: list[PlanItem], folder: str | None) -> list[Item]:
         keys = [EntityKey.parse(i["key"]) for i in items]
@@ -128,6 +139,7 @@ class ChunkRunner(ConflictPolicies):
         except BrainsyncError as exc:
             item.void(ItemError(item.path, str(exc)))
         except OSError as exc:
+            item.no_space = disk_full(exc)
             item.void(ItemError(item.path, f"{exc.strerror or exc}"))
         except Exception as exc:  # one odd item must never stop the run: report it
             item.void(ItemError(item.path, f"{type(exc).__name__}: {exc}"))

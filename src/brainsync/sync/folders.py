@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from brainsync.errors import ConfigError
+from brainsync.errors import ConfigError, DiskFullError, disk_full
 from brainsync.store import FolderRecord, Store
 
 __all__ = ["FolderPlace", "Folders", "Joined", "marked_home", "stores_remembering"]
@@ -220,8 +220,17 @@ class Folders:
         path = self._home / _REGISTRY
         temp = path.with_name(f".{_REGISTRY}.{os.getpid()}.tmp")
         data = {"version": 1, "folders": [asdict(e) for e in entries]}
-        temp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        os.replace(temp, path)
+        try:
+            temp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+            os.replace(temp, path)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)  # never a half-written file left behind
+            if disk_full(exc):
+                raise DiskFullError(
+                    f"disk full: no space left in the state folder {self._home}; the folder "
+                    "registry was not updated. Free space there, then run the command again"
+                ) from exc
+            raise
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -165,7 +165,10 @@ def render(metadata: Mapping[str, Any], body: str) -> str:
             width=2**31 - 1,
         )
     except (yaml.YAMLError, UnicodeEncodeError) as exc:
-        raise InvalidInputError(f"metadata cannot be written as YAML: {exc}") from exc
+        # the YAML text quotes the value, which is note content (catalogue P2)
+        raise InvalidInputError(
+            f"metadata cannot be written as YAML ({type(exc).__name__})"
+        ) from exc
     if _CLOSE.search(source):  # pragma: no cover - libyaml indents or quotes these
         raise InvalidInputError("metadata would render a line that closes the frontmatter")
     return "---\n" + source + "---\n" + body

@@ -17,7 +17,7 @@ from typing import TypedDict
 
 from brainsync.config import ConflictPolicy
 from brainsync.entities import Entity, EntityKey
-from brainsync.errors import BrainsyncError, InvalidDocumentError
+from brainsync.errors import BrainsyncError, InvalidDocumentError, disk_full
 from brainsync.events import ConflictFound
 from brainsync.report import Entry, ItemError, LeftAlone, Merged, Outcome, Report, Skip
 from brainsync.store import ChangeSet, SyncRecord
@@ -100,6 +100,8 @@ class Item:
     move_from: SyncRecord | None = None
     move_entity: Entity | None = None
     read_error: BrainsyncError | OSError | None = None
+    #: The item failed for a full disk (the chunk then stops the run, catalogue B12).
+    no_space: bool = False
     #: What the report counts for the item once the chunk commits (None: nothing).
     outcome: Outcome | None = None
     #: What the report lists for the item: conflicts, merges, skips, errors.
@@ -141,6 +143,7 @@ class Write:
                 existing=found,
             )
         except (BrainsyncError, OSError) as exc:
+            item.no_space = disk_full(exc)
             return ItemError(item.path, str(exc))
         # the stat of the file just written, as the file system keeps it: echoes match it
         snapshot = snapshot_of(item.path, self.entity.content_hash, info)

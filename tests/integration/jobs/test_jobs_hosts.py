@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from dbos import DBOS, DBOSClient
 
 from brainsync.errors import JobError
@@ -89,6 +90,21 @@ def test_the_engine_private_api_is_what_the_engine_expects() -> None:
     params = list(inspect.signature(SystemDatabase.reenqueue_for_recovery).parameters)
     assert params == ["self", "workflow_id", "executor_ids", "recovery_queue_name"]
     assert list(inspect.signature(DBOS.listen_queues).parameters) == ["queues"]
+
+
+def test_every_job_store_engine_hides_statement_parameters(open_service: Open) -> None:
+    """Catalogue P2: the DBOS client's engine (told through its private ``_sys_db``) and the
+    runtime's (through its config) never render parameters into an error or a log line."""
+    from dbos._dbos import _get_dbos_instance
+
+    service = open_service()
+    client_engine = service._engine._client._sys_db.engine
+    runtime_engine = _get_dbos_instance()._sys_db.engine
+    for engine in (client_engine, runtime_engine):
+        assert engine.hide_parameters
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as raised:
+            conn.execute(sa.text("SELECT no_such_column WHERE :p = :p"), {"p": "private"})
+        assert "private" not in str(raised.value)
 
 
 def test_the_immediate_claim_uses_what_dbos_offers() -> None:
