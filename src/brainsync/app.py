@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from brainsync.config import Settings
+from brainsync.config import Durability, Settings
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.entity_access import EntityAccess
 from brainsync.errors import (
@@ -98,7 +98,8 @@ class Brain:
         """The entity store, opened on first use."""
         if self._store is None:
             self.settings.state_home.mkdir(parents=True, exist_ok=True)
-            self._store = open_store(self.settings.store_url)
+            durable = self.settings.durability is Durability.FULL
+            self._store = open_store(self.settings.store_url, durable=durable)
             days = self.settings.history_keep_days
             self._store.retention = Retention(self.settings.history_keep_versions, days or None)
         return self._store

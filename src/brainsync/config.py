@@ -17,7 +17,14 @@ from typing import Any
 
 from brainsync.errors import ConfigError
 
-__all__ = ["CONFLICT_POLICIES", "ENV_PREFIX", "ConflictPolicy", "Settings", "load_settings"]
+__all__ = [
+    "CONFLICT_POLICIES",
+    "ENV_PREFIX",
+    "ConflictPolicy",
+    "Durability",
+    "Settings",
+    "load_settings",
+]
 
 ENV_PREFIX = "BRAINSYNC_"
 
@@ -34,6 +41,19 @@ class ConflictPolicy(StrEnum):
     FILE_WINS = "file-wins"  # the same, reported as the file's win
     DB_WINS = "db-wins"  # write the database version; the file's goes to a copy
     FAIL = "fail"  # change nothing; report an error
+
+
+class Durability(StrEnum):
+    """How hard a committed write of the SQLite entity store holds (catalogue K2).
+
+    ``full`` syncs the write-ahead log at every commit: a committed write, and a job
+    recorded as succeeded after it, survives a power cut. ``normal`` syncs only at
+    checkpoints: faster, and a power cut may lose the last commits (never corrupts).
+    PostgreSQL's durability is the server's own ``synchronous_commit``.
+    """
+
+    FULL = "full"
+    NORMAL = "normal"
 
 
 #: The accepted policy names, in the order the documentation lists them.
@@ -79,6 +99,8 @@ class Settings:
     #: A folder's label in ``brainsync folders`` (default: the directory's name).
     folder_label: str | None = None
     fsync: bool = False
+    #: Given as text (file, environment, arguments), held as the enum.
+    durability: Durability = Durability.FULL
     chunk_pause_seconds: float = 0.0
     worker_concurrency: int = 4
     #: How often a worker polls for jobs queued elsewhere: its own start at once, other
@@ -105,6 +127,9 @@ class Settings:
             raise ConfigError(f"conflict policy must be one of {allowed}")
         # frozen: the one way to turn a policy given as text into the enum
         object.__setattr__(self, "conflict_policy", ConflictPolicy(self.conflict_policy))
+        if self.durability not in {d.value for d in Durability}:
+            raise ConfigError("durability must be full or normal")
+        object.__setattr__(self, "durability", Durability(self.durability))
         if self.chunk_size < 1 or self.io_threads < 1 or self.worker_concurrency < 1:
             raise ConfigError("chunk_size, io_threads and worker_concurrency must be at least 1")
         if self.history_keep_versions < 1 or self.history_keep_days < 0:

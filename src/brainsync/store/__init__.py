@@ -43,8 +43,13 @@ _SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
 _POSTGRES_DRIVERS = frozenset({"postgresql", "postgresql+psycopg", "postgres"})
 
 
-def open_store(url: str) -> Store:
-    """Open the store at ``url``: ``sqlite:///path`` or ``postgresql://...``."""
+def open_store(url: str, *, durable: bool = True) -> Store:
+    """Open the store at ``url``: ``sqlite:///path`` or ``postgresql://...``.
+
+    ``durable=False`` lets a SQLite store trade power-cut durability for speed (see
+    :class:`SQLiteStore`); PostgreSQL's durability is the server's ``synchronous_commit``,
+    which brainsync never changes.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
@@ -53,7 +58,7 @@ def open_store(url: str) -> Store:
             "not a database URL (expected sqlite:///path or postgresql://user@host/db)"
         ) from exc
     if parsed.drivername in _SQLITE_DRIVERS:
-        return SQLiteStore(parsed)
+        return SQLiteStore(parsed, durable=durable)
     if parsed.drivername in _POSTGRES_DRIVERS:
         return PostgresStore(parsed)
     raise ConfigError(
