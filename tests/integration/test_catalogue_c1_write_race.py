@@ -33,7 +33,7 @@ def _synced(brain: Brain) -> None:
 
 def _save_before_writes(monkeypatch: pytest.MonkeyPatch, save: Callable[[], None]) -> list[int]:
     """Run ``save`` once a chunk has read and decided, right before its file writes."""
-    original = ChunkRunner._write_all  # noqa: SLF001
+    original = ChunkRunner._write_all
     pending: list[int] = []
 
     def write_all(self: ChunkRunner, total: Result) -> None:

@@ -127,7 +127,7 @@ def test_k2_the_entity_store_syncs_as_the_setting_says(
     path = tmp_path / "store.sqlite"
     with open_store(f"sqlite:///{path}", durable=settings.durability is Durability.FULL) as store:
         store.set_meta("probe", "1")
-        engine = store._engine  # noqa: SLF001 - the pragma is per connection
+        engine = store._engine
         with engine.connect() as conn:
             assert _synchronous(conn.connection.dbapi_connection) == level
 
@@ -156,6 +156,6 @@ def test_k2_a_default_brain_commits_entities_at_full(tmp_path: Path, trace: _Tra
 def test_k2_postgres_commits_stay_synchronous(pg_url: str) -> None:
     """PostgreSQL's durability is the server's ``synchronous_commit``: never turned off."""
     with open_store(pg_url) as store:
-        engine = store._engine  # noqa: SLF001 - a setting of the store's own sessions
+        engine = store._engine
         with engine.connect() as conn:
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar() != "off"
