@@ -40,7 +40,9 @@ def _pause_at(root: str, n: int, mark: Path) -> None:
             return _real_write(fd, data)
         half = memoryview(data)[: max(1, len(data) // 2)]
         _real_write(fd, half)
-        mark.write_text(target)
+        ready = mark.with_name(mark.name + ".new")
+        ready.write_text(target)
+        os.replace(ready, mark)  # whole, or not there yet
         never.wait()  # until the test kills this process
         raise AssertionError("unreachable")
 
