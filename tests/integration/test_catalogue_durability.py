@@ -3,9 +3,10 @@
 A power cut cannot be simulated here, so these tests check what makes a commit durable and
 the order of the writes: every commit of the SQLite entity store runs at
 ``synchronous=FULL`` (SQLite syncs the write-ahead log before the commit returns), the job
-store too, and a job's step checkpoint and its *succeeded* outcome are written only after
-the entity transactions of its chunks committed. PostgreSQL's durability is the server's
-``synchronous_commit``, which brainsync must leave on.
+store too, a chunk's changed files are flushed to disk before the sync records that
+describe them commit, and a job's step checkpoint and its *succeeded* outcome are written
+only after the entity transactions of its chunks committed. PostgreSQL's durability is the
+server's ``synchronous_commit``, which brainsync must leave on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from brainsync import Brain, Settings
 from brainsync.config import Durability, load_settings
 from brainsync.jobs import JobState
 from brainsync.store import open_store
+from brainsync.sync import chunk
 
 FILES = 120
 CHUNK = 25
@@ -114,6 +116,32 @@ def test_k2_a_job_reads_succeeded_only_after_its_entity_commits_at_full(
     assert flow.endswith("entity chunk job"), flow
     assert trace.entity_levels and set(trace.entity_levels) == {FULL}
     assert set(trace.jobs_levels) == {FULL}
+
+
+@pytest.mark.parametrize("durability", ["full", "normal"])
+def test_k2_changed_files_reach_the_disk_before_their_records_commit(
+    tmp_path: Path, trace: _Trace, monkeypatch: pytest.MonkeyPatch, durability: str
+) -> None:
+    flush = chunk.flush_file_system
+
+    def flushed(folder: Path) -> None:
+        trace.steps.append("files flushed")
+        flush(folder)
+
+    monkeypatch.setattr(chunk, "flush_file_system", flushed)
+    with Brain(_settings(tmp_path, durability=durability)) as brain:
+        assert brain.import_().created == FILES
+        assert "files flushed" not in trace.steps  # an import changes no file
+        for i in range(2 * CHUNK):
+            brain.put_entity("note", f"f{i % 4}:note-{i:03}", text=f"Edited {i}\n")
+        trace.steps.clear()
+        assert brain.export().updated == 2 * CHUNK
+    flow = " ".join(step.split()[0] for step in trace.steps)
+    if durability == "normal":
+        assert "files" not in flow
+        return
+    # one flush per chunk that wrote files, each right before that chunk's commit
+    assert flow.count("files entity") == 2 and flow.count("files") == 2, flow
 
 
 @pytest.mark.parametrize(("durability", "level"), [("full", FULL), ("normal", NORMAL)])

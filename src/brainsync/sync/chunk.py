@@ -19,10 +19,11 @@ from typing import ClassVar
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import BrainsyncError
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
-from brainsync.report import ItemError, Outcome, Report, Skip
+from brainsync.report import ItemError, Merged, Outcome, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
 from brainsync.sync.conflicts import ConflictPolicies
 from brainsync.sync.decision import Action, held_back, side_of
+from brainsync.sync.durable import flush_file_system
 from brainsync.sync.files import FileIO, read_snapshot, remove_file
 from brainsync.sync.held import left_alone
 from brainsync.sync.markdown import decode_file, is_probably_incomplete, parse
@@ -73,6 +74,8 @@ class ChunkRunner(ConflictPolicies):
             total.merge(self._process(item, options))
         self._write_all(total)
         if not options.dry_run:
+            if options.durable and _changed_files(total, loaded):
+                flush_file_system(self._root)  # the files first: the records say they hold
             total.changes.folder = options.folder
             total.changes.writer = f"sync:{options.folder}"
             applied = self._store.apply(total.changes)
@@ -368,3 +371,10 @@ class ChunkRunner(ConflictPolicies):
         Action.RESTORE_FILE: _do_restore_file,
         Action.DROP_RECORD: _do_drop_record,
     }
+
+
+def _changed_files(total: Result, items: list[Item]) -> bool:
+    """Whether the chunk wrote, copied, merged or removed a file (or may have)."""
+    if total.writes or total.conflicts or total.changes.drop_records:
+        return True
+    return any(isinstance(entry, Merged) for item in items for entry in item.entries)

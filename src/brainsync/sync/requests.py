@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from brainsync.config import CONFLICT_POLICIES, ConflictPolicy, Settings
+from brainsync.config import CONFLICT_POLICIES, ConflictPolicy, Durability, Settings
 from brainsync.errors import InvalidInputError
 from brainsync.sync.decision import Direction
 from brainsync.sync.planner import PlanRequest
@@ -66,5 +66,6 @@ def run_request(
         settings.fsync,
         settings.chunk_pause_seconds,
         bool(params.get("restore", False)),
+        settings.durability is Durability.FULL,
     )
     return request, options

@@ -67,6 +67,8 @@ class RunOptions:
     pause_seconds: float  # throttle: a pause before each chunk leaves I/O to others
     #: One-way runs write back what the other side deleted (``export --restore``).
     restore: bool
+    #: Flush the file system after a chunk's file changes, before its commit (K2).
+    durable: bool
 
 
 @dataclass
