@@ -44,12 +44,13 @@ class ConflictPolicy(StrEnum):
 
 
 class Durability(StrEnum):
-    """How hard a committed write of the SQLite entity store holds (catalogue K2).
+    """How hard a committed write holds (catalogue K2).
 
-    ``full`` syncs the write-ahead log at every commit: a committed write, and a job
-    recorded as succeeded after it, survives a power cut. ``normal`` syncs only at
-    checkpoints: faster, and a power cut may lose the last commits (never corrupts).
-    PostgreSQL's durability is the server's own ``synchronous_commit``.
+    ``full`` syncs the SQLite entity store's write-ahead log at every commit and flushes
+    a chunk's changed files before the sync records that describe them commit: a
+    committed write, and a job recorded as succeeded after it, survives a power cut.
+    ``normal`` does neither: faster, and a power cut may lose the last commits (never
+    corrupts). PostgreSQL's durability is the server's own ``synchronous_commit``.
     """
 
     FULL = "full"
