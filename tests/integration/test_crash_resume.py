@@ -219,10 +219,16 @@ def test_k1_import_killed_mid_way_resumes_to_the_same_rows(
 
 
 def _paused_worker(
-    settings: Settings, at_write: int, mark: Path, started: list[subprocess.Popen[bytes]]
+    settings: Settings,
+    at_write: int,
+    mark: Path,
+    started: list[subprocess.Popen[bytes]],
+    *mode: str,
 ) -> subprocess.Popen[bytes]:
-    """A worker that stops, half-way through the ``at_write``-th file write, for good."""
+    """A worker that stops, half-way through the ``at_write``-th file write, for good
+    (``"commit"``: inside the ``at_write``-th chunk transaction, before its commit)."""
     command = [sys.executable, str(PAUSED_WORKER), str(settings.root), str(at_write), str(mark)]
+    command += mode
     env = _env(settings)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PAUSED_WORKER.parent), *sys.path]))
     log = mark.with_suffix(".log")
@@ -289,3 +295,41 @@ def test_k1_export_killed_inside_a_file_write_leaves_no_torn_file(
         again = brain.export()
         assert (again.created, again.updated, again.unchanged) == (0, 0, N)
     assert _tree(crash.root) == expected_tree
+
+
+@pytest.mark.slow
+def test_k1_import_killed_inside_a_chunk_transaction_commits_none_of_it(
+    tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    source = _settings(tmp_path, "source", store_url, None)
+    source.directory.mkdir(parents=True)
+    with Brain(source) as brain:
+        brain.store.apply(ChangeSet(upserts=_entities()))
+        brain.export()
+    reference = _settings(tmp_path, "reference", store_url, None)
+    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
+    for settings in (reference, crash):
+        settings.root.parent.mkdir(parents=True)
+        subprocess.run(["cp", "-a", str(source.root), str(settings.root)], check=True)
+    with Brain(reference) as brain:
+        assert brain.import_().created == N
+        expected_rows = _rows(brain)
+
+    with Brain(crash) as brain:
+        job_id = brain.start("import", worker=False)
+        mark = tmp_path / "paused-in-transaction"
+        paused = _paused_worker(crash, 3, mark, workers, "commit")  # the third chunk
+        paused.send_signal(signal.SIGKILL)
+        paused.wait(timeout=30)
+        interrupted = brain.jobs(worker=False).status(job_id)
+        assert interrupted.state is JobState.RUNNING
+        assert interrupted.progress.current == 2 * CHUNK
+        # the third chunk's rows were written, never committed: none of them is there
+        assert brain.store.count() == 2 * CHUNK
+
+        _start_worker(crash, workers)
+        job = brain.jobs(worker=False).wait(job_id, timeout=120)
+        assert job.state is JobState.SUCCEEDED, job.error
+        assert job.result is not None and job.result.errors == []
+        assert job.result.created == N
+        assert _rows(brain) == expected_rows
