@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ def test_k2_a_default_brain_commits_entities_at_full(tmp_path: Path, trace: _Tra
         assert brain.import_().created == FILES
     assert trace.entity_levels and set(trace.entity_levels) == {FULL}
     # and the file says the same to any other connection's reader
-    with sqlite3.connect(trace.entity_db) as conn:
+    with closing(sqlite3.connect(trace.entity_db)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
