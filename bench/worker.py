@@ -54,6 +54,7 @@ def _product(spec: Spec) -> Result:
         db=spec["db"],
         chunk_size=int(spec["chunk"]),
         io_threads=int(spec["threads"]),
+        durability=spec.get("durability", "full"),
     )
     counter = _ReadCounter()
     with Brain(settings) as brain:

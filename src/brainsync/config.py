@@ -21,6 +21,7 @@ __all__ = [
     "CONFLICT_POLICIES",
     "ENV_PREFIX",
     "ConflictPolicy",
+    "Durability",
     "Settings",
     "load_settings",
     "unknown_env_warning",
@@ -41,6 +42,20 @@ class ConflictPolicy(StrEnum):
     FILE_WINS = "file-wins"  # the same, reported as the file's win
     DB_WINS = "db-wins"  # write the database version; the file's goes to a copy
     FAIL = "fail"  # change nothing; report an error
+
+
+class Durability(StrEnum):
+    """How hard a committed write holds (catalogue K2).
+
+    ``full`` syncs the SQLite entity store's write-ahead log at every commit and flushes
+    a chunk's changed files before the sync records that describe them commit: a
+    committed write, and a job recorded as succeeded after it, survives a power cut.
+    ``normal`` does neither: faster, and a power cut may lose the last commits (never
+    corrupts). PostgreSQL's durability is the server's own ``synchronous_commit``.
+    """
+
+    FULL = "full"
+    NORMAL = "normal"
 
 
 #: The accepted policy names, in the order the documentation lists them.
@@ -88,6 +103,8 @@ class Settings:
     fsync: bool = False
     #: Replace a file that has no write bit when its entity changed (default: left alone).
     overwrite_readonly: bool = False
+    #: Given as text (file, environment, arguments), held as the enum.
+    durability: Durability = Durability.FULL
     chunk_pause_seconds: float = 0.0
     #: Register the built-in ``post`` type (its ``post/`` folder); false: ``post/`` holds notes.
     builtin_types: bool = True
@@ -118,6 +135,9 @@ class Settings:
             raise ConfigError(f"conflict policy must be one of {allowed}")
         # frozen: the one way to turn a policy given as text into the enum
         object.__setattr__(self, "conflict_policy", ConflictPolicy(self.conflict_policy))
+        if self.durability not in {d.value for d in Durability}:
+            raise ConfigError("durability must be full or normal")
+        object.__setattr__(self, "durability", Durability(self.durability))
         if self.chunk_size < 1 or self.io_threads < 1 or self.worker_concurrency < 1:
             raise ConfigError("chunk_size, io_threads and worker_concurrency must be at least 1")
         if self.history_keep_versions < 1 or self.history_keep_days < 0:

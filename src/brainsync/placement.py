@@ -24,7 +24,7 @@ from urllib.parse import quote
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from brainsync.config import Settings
+from brainsync.config import Durability, Settings
 from brainsync.errors import ConfigError, StoreError
 from brainsync.store import SQLiteStore, Store, open_store
 from brainsync.store.pg_setup import connect_failure
@@ -165,7 +165,7 @@ def open_brain_store(settings: Settings, *, read_only: bool) -> Store:
     url = settings.store_url
     if not read_only:
         settings.state_home.mkdir(parents=True, exist_ok=True)
-        return open_store(url)
+        return open_store(url, durable=settings.durability is Durability.FULL)
     if not store_exists(url):
         return EmptyStore(url)
     try:

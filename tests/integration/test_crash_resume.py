@@ -4,6 +4,7 @@ A `brainsync worker` subprocess runs the job; it is killed with SIGKILL part-way
 started again with the same executor id, and the end state is compared byte for byte (the
 whole folder, hidden files and folders included) and row for row (entities, sync records)
 with an uninterrupted run. A kill mid-write leaves a temp file; the next run removes it.
+One kill lands inside a chunk's writes, with a file half written (``paused_worker.py``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from brainsync import Brain, Entity, EntityKey, Settings
 from brainsync.jobs import JobState
 from brainsync.store import ChangeSet
 from brainsync.sync.files import temp_name
+from brainsync.sync.ignore import TEMP_SUFFIX
 from brainsync.sync.markdown import render
 
 N = 1500
 CHUNK = 50
 PAUSE = 0.05  # seconds before each chunk: long enough to kill the worker part-way
+PAUSED_WORKER = Path(__file__).with_name("paused_worker.py")
 
 
 def _entities() -> list[Entity]:
@@ -213,3 +216,120 @@ def test_k1_import_killed_mid_way_resumes_to_the_same_rows(
         assert _rows(brain) == expected_rows
     assert _tree(crash.root) == before  # an import never touches the files
     assert _tree(crash.root) == _tree(reference.root)
+
+
+def _paused_worker(
+    settings: Settings,
+    at_write: int,
+    mark: Path,
+    started: list[subprocess.Popen[bytes]],
+    *mode: str,
+) -> subprocess.Popen[bytes]:
+    """A worker that stops, half-way through the ``at_write``-th file write, for good
+    (``"commit"``: inside the ``at_write``-th chunk transaction, before its commit)."""
+    command = [sys.executable, str(PAUSED_WORKER), str(settings.root), str(at_write), str(mark)]
+    command += mode
+    env = _env(settings)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PAUSED_WORKER.parent), *sys.path]))
+    log = mark.with_suffix(".log")
+    with log.open("wb") as errors:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+    started.append(proc)
+    deadline = time.monotonic() + 90
+    while not mark.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the worker ended: {log.read_text()[-2000:]}")
+        assert time.monotonic() < deadline, "the worker never reached the write"
+        time.sleep(0.02)
+    return proc
+
+
+def _torn(root: Path, expected: dict[str, tuple[bytes, int] | None]) -> list[str]:
+    """Files (not our temp files) whose bytes are not what the uninterrupted run wrote."""
+    return [
+        rel
+        for rel, found in _tree(root).items()
+        if found is not None
+        and not rel.endswith(TEMP_SUFFIX)
+        and (expected.get(rel) is None or found[0] != expected[rel][0])  # type: ignore[index]
+    ]
+
+
+@pytest.mark.slow
+def test_k1_export_killed_inside_a_file_write_leaves_no_torn_file(
+    tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    reference = _settings(tmp_path, "reference", store_url, None)
+    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
+    for settings in (reference, crash):
+        settings.directory.mkdir(parents=True)
+        with Brain(settings) as brain:
+            brain.store.apply(ChangeSet(upserts=_entities()))
+    with Brain(reference) as brain:
+        assert brain.export().created == N
+        expected_tree, expected_rows = _tree(reference.root), _rows(brain)
+
+    with Brain(crash) as brain:
+        job_id = brain.start("export", worker=False)
+        mark = tmp_path / "paused-in-write"
+        # half-way through the third chunk's writes, in the middle of one file
+        paused = _paused_worker(crash, 2 * CHUNK + CHUNK // 2, mark, workers)
+        paused.send_signal(signal.SIGKILL)
+        paused.wait(timeout=30)
+        interrupted = brain.jobs(worker=False).status(job_id)
+        assert interrupted.state is JobState.RUNNING
+        assert interrupted.progress.current == 2 * CHUNK  # killed inside the third chunk
+        written = [rel for rel in _tree(crash.root) if rel.endswith(".md")]
+        assert 2 * CHUNK < len(written) < 3 * CHUNK
+        # the half-written bytes are in a temp file: no file under its own name is torn
+        assert _torn(crash.root, expected_tree) == []
+        assert Path(mark.read_text()).name.endswith(TEMP_SUFFIX)
+
+        _start_worker(crash, workers)
+        job = brain.jobs(worker=False).wait(job_id, timeout=120)
+        assert job.state is JobState.SUCCEEDED, job.error
+        assert job.result is not None and job.result.errors == []
+        assert job.result.conflicts == [] and job.result.created + job.result.unchanged == N
+        assert _rows(brain) == expected_rows
+        # the next run on the folder removes the dead writer's temp file
+        again = brain.export()
+        assert (again.created, again.updated, again.unchanged) == (0, 0, N)
+    assert _tree(crash.root) == expected_tree
+
+
+@pytest.mark.slow
+def test_k1_import_killed_inside_a_chunk_transaction_commits_none_of_it(
+    tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    source = _settings(tmp_path, "source", store_url, None)
+    source.directory.mkdir(parents=True)
+    with Brain(source) as brain:
+        brain.store.apply(ChangeSet(upserts=_entities()))
+        brain.export()
+    reference = _settings(tmp_path, "reference", store_url, None)
+    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
+    for settings in (reference, crash):
+        settings.root.parent.mkdir(parents=True)
+        subprocess.run(["cp", "-a", str(source.root), str(settings.root)], check=True)
+    with Brain(reference) as brain:
+        assert brain.import_().created == N
+        expected_rows = _rows(brain)
+
+    with Brain(crash) as brain:
+        job_id = brain.start("import", worker=False)
+        mark = tmp_path / "paused-in-transaction"
+        paused = _paused_worker(crash, 3, mark, workers, "commit")  # the third chunk
+        paused.send_signal(signal.SIGKILL)
+        paused.wait(timeout=30)
+        interrupted = brain.jobs(worker=False).status(job_id)
+        assert interrupted.state is JobState.RUNNING
+        assert interrupted.progress.current == 2 * CHUNK
+        # the third chunk's rows were written, never committed: none of them is there
+        assert brain.store.count() == 2 * CHUNK
+
+        _start_worker(crash, workers)
+        job = brain.jobs(worker=False).wait(job_id, timeout=120)
+        assert job.state is JobState.SUCCEEDED, job.error
+        assert job.result is not None and job.result.errors == []
+        assert job.result.created == N
+        assert _rows(brain) == expected_rows

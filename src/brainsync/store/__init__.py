@@ -43,11 +43,13 @@ _SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
 _POSTGRES_DRIVERS = frozenset({"postgresql", "postgresql+psycopg", "postgres"})
 
 
-def open_store(url: str, *, create_database: bool = True) -> Store:
+def open_store(url: str, *, create_database: bool = True, durable: bool = True) -> Store:
     """Open the store at ``url``: ``sqlite:///path`` or ``postgresql://...``.
 
     A PostgreSQL database that does not exist is created (where the role may) unless
-    ``create_database`` is False.
+    ``create_database`` is False. ``durable=False`` lets a SQLite store trade power-cut
+    durability for speed (see :class:`SQLiteStore`); PostgreSQL's durability is the
+    server's ``synchronous_commit``, which brainsync never changes.
     """
     try:
         parsed = make_url(url)
@@ -57,7 +59,7 @@ def open_store(url: str, *, create_database: bool = True) -> Store:
             "not a database URL (expected sqlite:///path or postgresql://user@host/db)"
         ) from exc
     if parsed.drivername in _SQLITE_DRIVERS:
-        return SQLiteStore(parsed)
+        return SQLiteStore(parsed, durable=durable)
     if parsed.drivername in _POSTGRES_DRIVERS:
         return PostgresStore(parsed, create_database=create_database)
     raise ConfigError(

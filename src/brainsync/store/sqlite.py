@@ -25,10 +25,18 @@ class SQLiteStore(Store):
 
     ``busy_timeout_ms`` is how long a statement waits for another writer's lock before
     failing with a (retried) :class:`~brainsync.errors.TransientStoreError`.
+
+    ``durable`` (the default) runs every connection at ``synchronous=FULL``: each commit
+    syncs the write-ahead log, so a committed write survives a power cut (catalogue K2).
+    ``durable=False`` is ``synchronous=NORMAL``, which SQLite documents as not durable
+    across a power cut in WAL mode: the last commits may be lost (never a corruption).
     """
 
-    def __init__(self, url: str | URL, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, url: str | URL, *, busy_timeout_ms: int = 5000, durable: bool = True
+    ) -> None:
         self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = "FULL" if durable else "NORMAL"
         super().__init__(url)
 
     def _create_engine(self, url: URL) -> Engine:
@@ -55,7 +63,7 @@ class SQLiteStore(Store):
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {self._synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -20,10 +20,11 @@ from typing import ClassVar
 from brainsync.entities import Entity, EntityKey, EntityType
 from brainsync.errors import BrainsyncError, DiskFullError, InvalidInputError, disk_full
 from brainsync.events import ConflictFound, EntityCreated, EntityDeleted, EntityUpdated, EventBus
-from brainsync.report import ItemError, Outcome, Report, Skip
+from brainsync.report import ItemError, Merged, Outcome, Report, Skip
 from brainsync.store import EntityChange, Store, SyncRecord
 from brainsync.sync.conflicts import ConflictPolicies
 from brainsync.sync.decision import Action, held_back, side_of
+from brainsync.sync.durable import flush_file_system
 from brainsync.sync.files import FileIO, read_snapshot, remove_file
 from brainsync.sync.held import left_alone
 from brainsync.sync.markdown import decode_file, parse
@@ -77,6 +78,8 @@ class ChunkRunner(ConflictPolicies):
             total.merge(self._process(item, options))
         self._write_all(total)
         if not options.dry_run:
+            if options.durable and _changed_files(total, loaded):
+                flush_file_system(self._root)  # the files first: the records say they hold
             total.changes.folder = options.folder
             total.changes.writer = f"sync:{options.folder}"
             applied = self._store.apply(total.changes)
@@ -401,3 +404,10 @@ def _invalid(item: Item, options: RunOptions, exc: InvalidInputError) -> Skip | 
         if 0 <= age < options.mid_write_seconds:
             return Skip(item.path, "not a valid note yet, changed just now; probably mid-write")
     return ItemError(item.path, str(exc))
+
+
+def _changed_files(total: Result, items: list[Item]) -> bool:
+    """Whether the chunk wrote, copied, merged or removed a file (or may have)."""
+    if total.writes or total.conflicts or total.changes.drop_records:
+        return True
+    return any(isinstance(entry, Merged) for item in items for entry in item.entries)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from brainsync.config import CONFLICT_POLICIES, ConflictPolicy, Settings
+from brainsync.config import CONFLICT_POLICIES, ConflictPolicy, Durability, Settings
 from brainsync.errors import InvalidInputError
 from brainsync.sync.decision import Direction
 from brainsync.sync.planner import PlanRequest
@@ -68,9 +68,10 @@ def run_request(
         settings.fsync,
         settings.chunk_pause_seconds,
         bool(params.get("restore", False)),
-        settings.max_file_bytes,
-        _seconds(params.get("mid_write_seconds", 0.0)),
-        settings.overwrite_readonly,
+        max_file_bytes=settings.max_file_bytes,
+        mid_write_seconds=_seconds(params.get("mid_write_seconds", 0.0)),
+        durable=settings.durability is Durability.FULL,
+        overwrite_readonly=settings.overwrite_readonly,
     )
     return request, options
 

@@ -83,6 +83,8 @@ class RunOptions:
     #: A file that is no valid note and changed less than this long ago is taken as
     #: caught mid-write (skipped, looked at again by the watcher), not as an error.
     mid_write_seconds: float
+    #: Flush the file system after a chunk's file changes, before its commit (K2).
+    durable: bool
     #: Replace files that have no write bit (P3); otherwise they are left alone.
     overwrite_readonly: bool = False
 
