@@ -167,7 +167,10 @@ def test_store_error_and_bad_input_leak_no_note(
         else f"sqlite:///{home / 'brain.sqlite'}"
     )
     args = ("--dir", str(folder), "--db", db, "--home", str(home))
-    assert cli(tmp_path, *args, "status").returncode == 0  # the store's tables exist
+    seed = tmp_path / "seed.md"
+    seed.write_text("seed\n", encoding="utf-8")
+    made = cli(tmp_path, *args, "entity", "put", "note", "seed", "--file", str(seed))
+    assert made.returncode == 0, made.stderr  # the store's tables exist (status makes none)
     refuse_writes(db)
     for extra in ((), ("--verbose",)):
         failed = cli(tmp_path, *args, *extra, "sync", "--json")

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, text
 
-from brainsync.store.schema import entity_versions, folders, sync_state
+from brainsync.store.schema import TOMBSTONE_INDEX, entity_versions, folders, sync_state
 
 __all__ = ["UNCLAIMED_LABEL", "upgrade"]
 
@@ -52,9 +52,7 @@ def _from_3_to_4(conn: Connection, found: int) -> None:
     if found < 3:
         return  # a history made just now: one row per entity, all in their first life
     conn.execute(text("ALTER TABLE entity_versions ADD COLUMN life INTEGER NOT NULL DEFAULT 1"))
-    for index in entity_versions.indexes:
-        if index.name == "ix_entity_versions_deleted":
-            index.create(conn)
+    conn.execute(TOMBSTONE_INDEX)
     rows = conn.execute(
         text(
             "SELECT seq, type, id, version, document IS NULL AS dead FROM entity_versions "

@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ColumnElement,
+    Connection,
     Dialect,
     Index,
     Integer,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    event,
     false,
     or_,
     text,
@@ -152,16 +154,22 @@ entity_versions = Table(
     #: Which life of the key: 1, then one more at each creation after a delete.
     Column("life", Integer, nullable=False, server_default=text("1")),
     Index("ix_entity_versions_key", "type", "id", "seq"),
-    #: The tombstones alone: where an entity created again finds its last version and life
-    #: (a first import of new entities looks here at no cost).
-    Index(
-        "ix_entity_versions_deleted",
-        "type",
-        "id",
-        sqlite_where=text("document IS NULL"),
-        postgresql_where=text("document IS NULL"),
-    ),
 )
+
+#: The tombstones alone: where an entity created again finds its last version and life
+#: (a first import of new entities looks here at no cost). Plain DDL, the same on both
+#: backends: an ``Index`` with ``postgresql_where`` would import the PostgreSQL dialect on
+#: every SQLite open (about 45 ms on each quick command).
+TOMBSTONE_INDEX = text(
+    "CREATE INDEX IF NOT EXISTS ix_entity_versions_deleted "
+    "ON entity_versions (type, id) WHERE document IS NULL"
+)
+
+
+@event.listens_for(entity_versions, "after_create")
+def _create_tombstone_index(target: Table, connection: Connection, **kw: Any) -> None:
+    connection.execute(TOMBSTONE_INDEX)
+
 
 #: One row per folder (a directory on one host) that the store keeps in sync.
 folders = Table(

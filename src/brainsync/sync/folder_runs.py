@@ -105,6 +105,6 @@ def check_root(root: Path, kind: str, store_url: str) -> None:
         if not os.access(root, os.R_OK | os.X_OK):
             raise RootUnavailableError(f"cannot read the sync directory {root}")
     elif root.exists():
-        raise RootUnavailableError(f"sync directory {root} is not a directory")
+        raise RootUnavailableError(f"sync directory {root} is not a folder")
     elif kind != "export" and not store_exists(store_url):
         raise missing_root(root)
