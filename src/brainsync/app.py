@@ -192,7 +192,7 @@ class Brain:
         observes, unless ``require_worker`` makes that an error; ``brief`` says this
         process ends once its own job does, which makes its shutdown quicker
         (:func:`~brainsync.jobs.opening.open_job_service`). The first call decides the
-        mode for the life of this brain.
+        mode; an observer that wanted to be a worker becomes one when that worker leaves.
         """
         if self._jobs is None:
             from brainsync.jobs.opening import open_job_service  # imports the job engine

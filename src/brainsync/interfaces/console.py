@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -27,6 +27,9 @@ from brainsync.interfaces.render import print_json, print_report
 from brainsync.interfaces.terminal import Terminal
 from brainsync.jobs.records import Job, JobFailure, JobState
 from brainsync.report import Report
+
+if TYPE_CHECKING:
+    from brainsync.jobs.service import JobService
 
 __all__ = [
     "CtrlC",
@@ -227,7 +230,7 @@ class Follower:
                 f"worker starts (`brainsync worker`, or `brainsync job follow {job_id}`)"
             )
         else:
-            after = f"the worker running it goes on; `brainsync job follow {job_id}` follows it"
+            after = _elsewhere(jobs, job_id)
         self._stop(job_id, f"stopped following job {job_id}. Nothing is lost: {after}")
 
     def _wait(self, job_id: str) -> Job | None:
@@ -244,6 +247,21 @@ class Follower:
             print_json(out, error_json(stopped, job_id))
         err.print(message)
         raise typer.Exit(130)
+
+
+def _elsewhere(jobs: JobService, job_id: str) -> str:
+    """What becomes of a job this process did not run, as its record says now."""
+    resume = f"`brainsync job follow {job_id}` (or `brainsync worker`) runs it"
+    try:
+        job = jobs.status(job_id)
+    except BrainsyncError:
+        return f"if no worker takes the job, {resume}"
+    if job.state is JobState.RUNNING:
+        where = job.executor or "another process"
+        return f"the job goes on in worker {where}; `brainsync job follow {job_id}` follows it"
+    if job.state.finished:
+        return f"the job ended meanwhile ({job.state.value}); `brainsync job show {job_id}`"
+    return f"the job is still queued; it runs when a worker takes it: {resume}"
 
 
 @contextmanager

@@ -49,6 +49,7 @@ from brainsync.errors import BrainsyncError, InvalidInputError, JobError
 from brainsync.events import EventBus
 from brainsync.jobs.events import JobCancelled, JobEvent
 from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry
+from brainsync.jobs.lock import WorkerLock
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.plans import PlanPages
 from brainsync.jobs.records import Job, JobState
@@ -107,6 +108,7 @@ class JobService:
         retry_interval_seconds: float = 0.5,
         shutdown_timeout_seconds: float = 30.0,
         log_file: Path | None = None,
+        standby: WorkerLock | None = None,
     ) -> None:
         # Deferred: importing the engine imports dbos (about 0.2 s).
         from brainsync.jobs.engine import DbosEngine
@@ -125,6 +127,11 @@ class JobService:
         self._registry: WorkerRegistry | None = None
         self._heartbeat: Heartbeat | None = None
         self._plans: PlanPages | None = None
+        #: The worker lock another process held at open: taken, and this process made the
+        #: worker, once it frees (catalogue C5: a waiter never waits on a worker that left).
+        self._standby = None if start_worker else standby
+        self._brief = brief
+        self._mode = threading.RLock()
         self._engine: DbosEngine = DbosEngine(
             system_db_url,
             executor_id=self._executor_id,
@@ -189,11 +196,35 @@ class JobService:
         """Whether this process executes jobs."""
         return self._watcher is not None
 
+    def take_over_if_free(self) -> bool:
+        """Become this process's worker if the worker lock another one held is free now.
+
+        A process that could not take the lock only enqueues and observes; when the worker
+        that held it leaves (a command that ran its own job and exits), a job queued here
+        would wait for nobody. So whoever waits calls this: True when this process has just
+        started running jobs. Never after :meth:`close`.
+        """
+        if self._standby is None or self._watcher is not None:
+            return False
+        with self._mode:
+            if self._closed or self._watcher is not None or not self._standby.acquire():
+                return False
+            try:
+                self._start_worker(self._brief)
+            except BaseException:
+                self._standby.release()
+                raise
+            return True
+
     def close(self) -> None:
         """Stop the worker (jobs stop at a chunk boundary and are handed back), then close."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._mode:  # a worker taken over meanwhile is stopped too
+            if self._closed:
+                return
+            self._closed = True
+        self._close()
+
+    def _close(self) -> None:
         if self._watcher is not None:
             self._engine.stop_worker(self._shutdown_timeout)
             self._watcher.stop()
@@ -235,7 +266,9 @@ class JobService:
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"job parameters must be JSON: {exc}") from exc
         with _store_errors(self._url):
-            return self._engine.enqueue(kind, params, lane, host)
+            job_id = self._engine.enqueue(kind, params, lane, host)
+        self.take_over_if_free()
+        return job_id
 
     def status(self, job_id: str) -> Job:
         """The job as last recorded; NotFoundError if there is no such job."""
@@ -316,6 +349,8 @@ class JobService:
                     on_progress(job)
                 if job.state.finished:
                     return job
+                if self.take_over_if_free():
+                    continue  # its dispatcher claims the queued jobs at once
                 if deadline is not None and time.monotonic() >= deadline:
                     raise JobError(f"job {job_id} still {job.state.value} after {timeout} s")
                 changed.wait(_WAIT_POLL_SECONDS)
