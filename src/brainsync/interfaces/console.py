@@ -204,13 +204,19 @@ class Follower:
         self._brain = brain
         self._ctrl_c = ctrl_c
         self._quiet = quiet
+        self._told = False
+
+    @property
+    def brain(self) -> Brain:
+        """The facade this command works with."""
+        return self._brain
 
     def run(self, kind: str, params: dict[str, Any]) -> Job:
         """Queue a job of ``kind`` and follow it to its end.
 
         The worker starts first (the slow part): Ctrl-C meanwhile queues nothing.
         """
-        self._brain.jobs(brief=True)
+        self._say_resumed(self._brain.jobs(brief=True))
         if self._ctrl_c.pressed:
             nothing = "Nothing is lost: no job was queued and nothing changed"
             self._stop(None, f"stopped before the {kind} was queued. {nothing}")
@@ -221,6 +227,7 @@ class Follower:
         # Opened here, in the main thread: a worker never starts in the waiting thread,
         # where the shutdown after Ctrl-C could miss it.
         jobs = self._brain.jobs(brief=True)  # this command ends with the job
+        self._say_resumed(jobs, job_id)
         job = None if self._ctrl_c.pressed else self._wait(job_id)
         if job is not None:
             return job
@@ -232,6 +239,19 @@ class Follower:
         else:
             after = _elsewhere(jobs, job_id)
         self._stop(job_id, f"stopped following job {job_id}. Nothing is lost: {after}")
+
+    def _say_resumed(self, jobs: JobService, followed: str | None = None) -> None:
+        """Name the interrupted jobs this process's worker resumes (first), once."""
+        if self._told:
+            return
+        self._told = True
+        for job in jobs.resumed_here():
+            if not job.state.finished:
+                first = "" if job.id == followed else " first"
+                err.print(
+                    f"resuming{first} job {job.id} ({job.kind}): it was interrupted when "
+                    "its worker's process ended, and goes on from its last finished chunk"
+                )
 
     def _wait(self, job_id: str) -> Job | None:
         if self._quiet or not err.is_terminal:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from brainsync.errors import BrainsyncError, InvalidInputError, JobError
 from brainsync.events import EventBus
 from brainsync.jobs.events import JobCancelled, JobEvent
-from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry
+from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry, mark_interrupted
 from brainsync.jobs.lock import WorkerLock
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.plans import PlanPages
@@ -130,6 +130,8 @@ class JobService:
         #: The worker lock another process held at open: taken, and this process made the
         #: worker, once it frees (catalogue C5: a waiter never waits on a worker that left).
         self._standby = None if start_worker else standby
+        #: Jobs an interrupted worker of this executor id left, resumed by this one.
+        self._resumed: builtins.list[str] = []
         self._brief = brief
         self._mode = threading.RLock()
         self._engine: DbosEngine = DbosEngine(
@@ -155,6 +157,8 @@ class JobService:
 
         with _store_errors(self._url):
             self._plans = PlanPages(self._url)
+            # the same lock is held, so these were left by a worker that died (K1)
+            self._resumed = sorted(self._engine.running_here())
         binding = WorkerBinding(
             factory=self._factory,
             publish=publish,
@@ -195,6 +199,13 @@ class JobService:
     def worker_running(self) -> bool:
         """Whether this process executes jobs."""
         return self._watcher is not None
+
+    def resumed_here(self) -> builtins.list[Job]:
+        """The interrupted jobs this worker took back when it started (they run first)."""
+        if not self._resumed:
+            return []
+        with _store_errors(self._url):
+            return self._engine.find(self._resumed)
 
     def take_over_if_free(self) -> bool:
         """Become this process's worker if the worker lock another one held is free now.
@@ -273,12 +284,18 @@ class JobService:
     def status(self, job_id: str) -> Job:
         """The job as last recorded; NotFoundError if there is no such job."""
         with _store_errors(self._url):
-            return self._engine.get(job_id)
+            return self._interrupted([self._engine.get(job_id)])[0]
 
     def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
         """The newest jobs first, optionally only those in ``state``."""
         with _store_errors(self._url):
-            return self._engine.newest(state, limit)
+            return self._interrupted(self._engine.newest(state, limit))
+
+    def _interrupted(self, jobs: builtins.list[Job]) -> builtins.list[Job]:
+        """``jobs``, a running one marked when its worker's heartbeat stopped."""
+        if not any(job.state is JobState.RUNNING for job in jobs):
+            return jobs
+        return mark_interrupted(jobs, self._workers().workers())
 
     def cancel(self, job_id: str, *, force: bool = False) -> Job:
         """Cancel a job: a queued one at once, a running one at its next chunk boundary.
