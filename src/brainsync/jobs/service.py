@@ -360,7 +360,8 @@ class JobService:
         try:
             while True:
                 changed.clear()
-                job = self.status(job_id)
+                with _store_errors(self._url):  # without the heartbeat read of status()
+                    job = self._engine.get(job_id)
                 if on_progress is not None and (job.state, job.progress) != seen:
                     seen = (job.state, job.progress)
                     on_progress(job)
