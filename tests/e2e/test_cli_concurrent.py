@@ -93,18 +93,27 @@ def sample(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(16 * _ROUND_TIMEOUT)
-def test_concurrent_commands_on_one_folder_all_return(tmp_path: Path, sample: Path) -> None:
-    first = _run(tmp_path, "sync")
+@pytest.mark.timeout(_ROUNDS * _ROUND_TIMEOUT)
+@pytest.mark.parametrize(
+    ("backend", "rounds"),
+    [("sqlite", _ROUNDS), pytest.param("postgres", _ROUNDS // 2, marks=pytest.mark.postgres)],
+)
+def test_concurrent_commands_on_one_folder_all_return(
+    tmp_path: Path, sample: Path, backend: str, rounds: int, request: pytest.FixtureRequest
+) -> None:
+    extra = {}
+    if backend == "postgres":  # the job store only: the entity store stays this folder's
+        extra["BRAINSYNC_JOBS_DB"] = str(request.getfixturevalue("pg_url"))
+    first = _run(tmp_path, "sync", **extra)
     assert first.returncode == 0, first.stderr
     note = next(sample.rglob("*.md"))
-    for round_no in range(_ROUNDS):
+    for round_no in range(rounds):
         shape = _SHAPES[round_no % len(_SHAPES)]
         with note.open("a") as f:
             f.write(f"\nround {round_no}\n")
-        procs = [_start(tmp_path, kind) for kind in shape]
+        procs = [_start(tmp_path, kind, **extra) for kind in shape]
         _finish_all(procs, f"round {round_no} {shape}")
-    assert _queued(tmp_path) == []
+    assert _queued(tmp_path, **extra) == []
 
 
 @contextmanager
