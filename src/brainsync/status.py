@@ -101,7 +101,7 @@ def interruption_line(job: Job) -> str:
     since = iso_time(gone.since)
     return (
         f"interrupted: worker {gone.executor} on host {gone.host} gone since {since}; "
-        "it resumes when a worker of that host starts"
+        "it resumes when a worker of that host starts, or now on resume"
     )
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,17 +182,27 @@ def test_cancelling_a_running_job_says_when_it_stops(tmp_path: Path, sample: Pat
     assert _jobs(tmp_path)[0]["state"] == "cancelled"
 
 
-def test_a_killed_worker_leaves_its_job_shown_interrupted(tmp_path: Path, sample: Path) -> None:
+#: Quick heartbeats: a killed worker is judged gone after a second.
+_BEATS = {"BRAINSYNC_HEARTBEAT_SECONDS": "0.2", "BRAINSYNC_HOST_DEAD_SECONDS": "1"}
+
+
+def _interrupted(tmp_path: Path, sample: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A sync killed (SIGKILL) mid-run: the job as it ran, and as shown once judged gone."""
     _bulk(sample)
-    beats = {"BRAINSYNC_HEARTBEAT_SECONDS": "0.2", "BRAINSYNC_HOST_DEAD_SECONDS": "1"}
-    proc = _start(tmp_path, "sync", **_SLOW, **beats)
+    proc = _start(tmp_path, "sync", **_SLOW, **_BEATS)
     job = _wait_running(tmp_path, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 60
-    while (shown := _jobs(tmp_path, **beats)[0])["interrupted"] is None:
+    while (shown := _jobs(tmp_path, **_BEATS)[0])["interrupted"] is None:
         assert time.monotonic() < deadline, shown
         time.sleep(0.1)
+    return job, shown
+
+
+def test_a_killed_worker_leaves_its_job_shown_interrupted(tmp_path: Path, sample: Path) -> None:
+    beats = _BEATS
+    job, shown = _interrupted(tmp_path, sample)
     assert shown["state"] == "running"  # as recorded; the view says who left it
     gone = shown["interrupted"]
     assert gone["host"] and gone["executor"] == "e2e-worker"  # type: ignore[index]
@@ -204,6 +215,17 @@ def test_a_killed_worker_leaves_its_job_shown_interrupted(tmp_path: Path, sample
     assert finished.returncode == 0, finished.stderr
     assert f"resuming first job {job['id']} (sync): it was interrupted" in finished.stderr
     assert {j["state"] for j in _jobs(tmp_path)} == {"succeeded"}
+
+
+def test_an_interrupted_job_resumes_on_request(tmp_path: Path, sample: Path) -> None:
+    job, _ = _interrupted(tmp_path, sample)
+    resumed = brainsync(tmp_path, "job", "resume", str(job["id"])[:6], **_BEATS)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip() == f"job {job['id']}: queued"
+    followed = brainsync(tmp_path, "job", "follow", str(job["id"]), "--json", **_BEATS)
+    assert followed.returncode == 0, followed.stderr
+    report = json.loads(followed.stdout)
+    assert report["created"] + report["unchanged"] == 206
 
 
 @pytest.mark.parametrize(

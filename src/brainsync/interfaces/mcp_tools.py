@@ -469,6 +469,8 @@ async def _follow(service: JobService, job_id: str, wait: float, ctx: Context) -
     deadline = anyio.current_time() + wait
     seen: tuple[object, ...] | None = None
     while True:
+        # a worker that left may have left this job to nobody: run it here then
+        await anyio.to_thread.run_sync(service.take_over_if_free)
         job = await anyio.to_thread.run_sync(service.status, job_id)
         if wait and (job.state, job.progress) != seen:
             seen = (job.state, job.progress)

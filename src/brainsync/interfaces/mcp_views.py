@@ -254,15 +254,20 @@ _TIPS = {
     "cancelled": "Cancelled: resume_job continues it from its last finished chunk.",
 }
 _STALLED = "Stalled past its deadline: cancel_job frees its folder; resume_job restarts it."
+_INTERRUPTED = "Interrupted (its worker is gone): resume_job goes on from its last chunk."
 
 
 def job_view(job: Job) -> JobView:
     """A job (``Job.to_dict``) with its report cut to size and a tip for the next step."""
     data = job.to_dict()
     data["result"] = bounded(data.get("result"))
-    return JobView.model_validate(
-        tool_words({**data, "tip": _STALLED if job.stalled else _TIPS[job.state.value]})
-    )
+    return JobView.model_validate(tool_words({**data, "tip": _tip(job)}))
+
+
+def _tip(job: Job) -> str:
+    if job.interrupted is not None:
+        return _INTERRUPTED
+    return _STALLED if job.stalled else _TIPS[job.state.value]
 
 
 #: The library's words name CLI commands (a run's "resolve" advice, an error's next step);

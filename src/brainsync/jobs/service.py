@@ -312,8 +312,16 @@ class JobService:
         return job
 
     def resume(self, job_id: str) -> Job:
-        """Restart a cancelled or crashed job from its last finished chunk."""
+        """Restart a cancelled or crashed job from its last finished chunk.
+
+        An interrupted job (its worker's heartbeat stopped) is queued again on its own
+        queue, so a worker of its host takes it; a live worker's job is never touched.
+        """
+        job = self.status(job_id)
         with _store_errors(self._url):
+            if job.interrupted is not None:
+                self._engine.reclaim(job_id, job.interrupted.executor)
+                return self._engine.get(job_id)
             return self._engine.resume(job_id)
 
     def recover(self, executor_id: str) -> builtins.list[str]:
