@@ -56,11 +56,18 @@ async def _finished(client: Client, job_id: str) -> dict[str, Any]:
     return job
 
 
-def test_cancelling_jobs_writes_no_traceback_to_the_server_log(
-    lazy: LazyBrain, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
+class _Collect(logging.Handler):
+    """A handler on the root logger, as the MCP SDK puts one there for the server's stderr."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_cancelling_jobs_writes_no_traceback_to_the_server_log(lazy: LazyBrain) -> None:
     async def body(client: Client) -> None:
         first = (await _ok(client, "start_job", kind="import"))["job_id"]
         second = (await _ok(client, "start_job", kind="import"))["job_id"]  # queued behind
@@ -73,10 +80,15 @@ def test_cancelling_jobs_writes_no_traceback_to_the_server_log(
         async with Client(build_server(lazy), mode="legacy") as client:
             await body(client)
 
-    anyio.run(run)
+    stderr = _Collect()
+    logging.getLogger().addHandler(stderr)
+    try:
+        anyio.run(run)
+    finally:
+        logging.getLogger().removeHandler(stderr)
     # the job engine's records go to its log file, never to the root logger's handlers
     # (an MCP server's stderr, which its client keeps as the server log)
-    engine = [r for r in caplog.records if r.name.split(".")[0] == "dbos"]
+    engine = [r for r in stderr.records if r.name.split(".")[0] == "dbos"]
     assert engine == [], [r.getMessage() for r in engine]
     log_file = lazy.settings.state_home / "brainsync.log"
     assert "cancelled" in log_file.read_text()

@@ -100,7 +100,9 @@ def start_invocation(ctx: typer.Context, *, verbose: bool) -> None:
     if verbose:
         # Libraries' warnings (the job engine's tracebacks among them) reach stderr too.
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-        logging.getLogger("dbos").addHandler(logging.root.handlers[0])  # it does not propagate
+        echo = logging.StreamHandler(sys.stderr)  # the job engine's logger does not propagate
+        echo.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("dbos").addHandler(echo)
 
 
 class SettingsSource:

@@ -180,7 +180,9 @@ def main(argv: Sequence[str]) -> bool:
 
     if request.verbose:
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-        logging.getLogger("dbos").addHandler(logging.root.handlers[0])  # the job engine's too
+        echo = logging.StreamHandler(sys.stderr)  # the job engine's records too
+        echo.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("dbos").addHandler(echo)
     try:
         settings = load_settings(request.overrides, os.environ, request.config)
         serve(settings, request.http, watch=request.watch)
