@@ -212,7 +212,7 @@ class Brain:
         observes, unless ``require_worker`` makes that an error; ``brief`` says this
         process ends once its own job does, which makes its shutdown quicker
         (:func:`~brainsync.jobs.opening.open_job_service`). The first call decides the
-        mode for the life of this brain.
+        mode; an observer that wanted to be a worker becomes one when that worker leaves.
         """
         if self._jobs is None:
             from brainsync.jobs.opening import open_job_service  # imports the job engine
@@ -360,11 +360,21 @@ class Brain:
         never imports or starts the job engine (quick commands stay quick)."""
         if self._jobs is not None:
             return self._jobs
+        return self._job_reader()
+
+    def job_id(self, given: str) -> str:
+        """The id of the job ``given`` names: an id or a unique prefix of 4+ characters."""
+        return self._job_reader().resolve(given)
+
+    def _job_reader(self) -> JobReader:
         if self._reader is None:
             from brainsync.jobs.reader import JobReader
 
-            deadline = self.settings.job_deadline_seconds
-            self._reader = JobReader(self.settings.jobs_url, deadline_seconds=deadline)
+            self._reader = JobReader(
+                self.settings.jobs_url,
+                deadline_seconds=self.settings.job_deadline_seconds,
+                dead_after_seconds=self.settings.host_dead_seconds,
+            )
         return self._reader
 
     def status(self, *, pending: bool = False) -> Status:

@@ -13,7 +13,7 @@ from brainsync.sync.watch_state import WatchState
 if TYPE_CHECKING:
     from brainsync.jobs import Job
 
-__all__ = ["Status", "job_summary"]
+__all__ = ["Status", "interruption_line", "job_summary", "outcome_line"]
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,39 @@ def job_summary(job: Job) -> dict[str, Any]:
         "progress": f"{job.progress.current}/{job.progress.total}",
         "errors": len(errors),
         "summary": job.error
-        or _outcome(job.result) + (f", {len(errors)} errors{first}" if errors else ""),
+        or (outcome_line(job.result) + first if job.result else interruption_line(job)),
     }
 
 
-def _outcome(result: Report | None) -> str:
-    """What a finished job did, in counts (empty while it runs)."""
-    if result is None:
+def interruption_line(job: Job) -> str:
+    """Why a job recorded running runs nowhere (empty when it is not interrupted)."""
+    gone = job.interrupted
+    if gone is None:
         return ""
-    counts = (("created", result.created), ("updated", result.updated), ("deleted", result.deleted))
-    done = [f"{n} {name}" for name, n in counts if n] + (
-        [f"{len(result.conflicts)} conflicts"] if result.conflicts else []
+    from brainsync.jobs.records import iso_time  # here: importing brainsync.jobs is not free
+
+    since = iso_time(gone.since)
+    return (
+        f"interrupted: worker {gone.executor} on host {gone.host} gone since {since}; "
+        "it resumes when a worker of that host starts, or now on resume"
     )
+
+
+def outcome_line(result: Report) -> str:
+    """What a run did, in one line of counts: every kind of outcome it had, in words.
+
+    A run that merged, left items alone or failed on some is never "no changes".
+    """
+    counts = (
+        ("created", result.created),
+        ("updated", result.updated),
+        ("deleted", result.deleted),
+        ("moved", result.moved),
+        ("merged", len(result.merged)),
+        ("conflicts", len(result.conflicts)),
+        ("left alone", len(result.left_alone)),
+        ("skipped", len(result.skipped)),
+        ("errors", len(result.errors)),
+    )
+    done = [f"{n} {name}" for name, n in counts if n]
     return ", ".join(done) or f"no changes ({result.unchanged} unchanged)"

@@ -231,7 +231,8 @@ def test_bad_arguments_and_unknown_ids_say_what_to_do(brains: BrainFactory, mode
         )
         unknown = await _fails(client, "get_entity", type="note", id="nobody")
         assert "no entity note:nobody" in unknown and "list_entities" in unknown
-        assert "no entity" in await _fails(client, "delete_entity", type="note", id="nobody")
+        absent = await _ok(client, "delete_entity", type="note", id="nobody")
+        assert absent["deleted"] is False and "already absent" in absent["note"]
         both = await _fails(client, "put_entity", type="note", id="x", document="a", content="b")
         assert "either document" in both
         assert "either document" in await _fails(client, "put_entity", type="note", id="x")

@@ -9,6 +9,7 @@ import typer
 from brainsync.interfaces.console import open_brain, out
 from brainsync.interfaces.render import print_json
 from brainsync.jobs.hosts import WorkerRecord
+from brainsync.jobs.records import iso_time
 from brainsync.placement import store_exists
 
 __all__ = ["register"]
@@ -41,5 +42,5 @@ def _line(worker: WorkerRecord) -> str:
         state = f"alive (seen {worker.silent_seconds:.0f} s ago)"
     else:
         verb = "stopped" if worker.stopped else "not seen since"
-        state = f"{verb} {worker.last_seen.isoformat(timespec='seconds')}"
+        state = f"{verb} {iso_time(worker.last_seen)}"
     return f"{worker.host:<20} {worker.executor_id:<24} pid {worker.pid:<7} {state}"

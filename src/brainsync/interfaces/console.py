@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -28,6 +28,9 @@ from brainsync.interfaces.render import print_json, print_report
 from brainsync.interfaces.terminal import Terminal
 from brainsync.jobs.records import Job, JobFailure, JobState
 from brainsync.report import Report
+
+if TYPE_CHECKING:
+    from brainsync.jobs.service import JobService
 
 __all__ = [
     "CtrlC",
@@ -98,6 +101,9 @@ def start_invocation(ctx: typer.Context, *, verbose: bool) -> None:
     if verbose:
         # Libraries' warnings (the job engine's tracebacks among them) reach stderr too.
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        echo = logging.StreamHandler(sys.stderr)  # the job engine's logger does not propagate
+        echo.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("dbos").addHandler(echo)
 
 
 class SettingsSource:
@@ -234,6 +240,12 @@ class Follower:
         self._brain = brain
         self._ctrl_c = ctrl_c
         self._quiet = quiet
+        self._told = False
+
+    @property
+    def brain(self) -> Brain:
+        """The facade this command works with."""
+        return self._brain
 
     def run(self, kind: str, params: dict[str, Any]) -> Job:
         """Queue a job of ``kind`` and follow it to its end.
@@ -242,7 +254,7 @@ class Follower:
         that cannot start is refused before that, and creates nothing.
         """
         self._brain.check_run(kind, params)
-        self._brain.jobs(brief=True)
+        self._say_resumed(self._brain.jobs(brief=True))
         if self._ctrl_c.pressed:
             nothing = "Nothing is lost: no job was queued and nothing changed"
             self._stop(None, f"stopped before the {kind} was queued. {nothing}")
@@ -253,6 +265,7 @@ class Follower:
         # Opened here, in the main thread: a worker never starts in the waiting thread,
         # where the shutdown after Ctrl-C could miss it.
         jobs = self._brain.jobs(brief=True)  # this command ends with the job
+        self._say_resumed(jobs, job_id)
         job = None if self._ctrl_c.pressed else self._wait(job_id)
         if job is not None:
             return job
@@ -262,8 +275,21 @@ class Follower:
                 f"worker starts (`brainsync worker`, or `brainsync job follow {job_id}`)"
             )
         else:
-            after = f"the worker running it goes on; `brainsync job follow {job_id}` follows it"
+            after = _elsewhere(jobs, job_id)
         self._stop(job_id, f"stopped following job {job_id}. Nothing is lost: {after}")
+
+    def _say_resumed(self, jobs: JobService, followed: str | None = None) -> None:
+        """Name the interrupted jobs this process's worker resumes (first), once."""
+        if self._told:
+            return
+        self._told = True
+        for job in jobs.resumed_here():
+            if not job.state.finished:
+                first = "" if job.id == followed else " first"
+                err.print(
+                    f"resuming{first} job {job.id} ({job.kind}): it was interrupted when "
+                    "its worker's process ended, and goes on from its last finished chunk"
+                )
 
     def _wait(self, job_id: str) -> Job | None:
         if self._quiet:
@@ -283,6 +309,21 @@ class Follower:
             print_json(out, error_json(stopped, job_id))
         err.print(message)
         raise typer.Exit(130)
+
+
+def _elsewhere(jobs: JobService, job_id: str) -> str:
+    """What becomes of a job this process did not run, as its record says now."""
+    resume = f"`brainsync job follow {job_id}` (or `brainsync worker`) runs it"
+    try:
+        job = jobs.status(job_id)
+    except BrainsyncError:
+        return f"if no worker takes the job, {resume}"
+    if job.state is JobState.RUNNING:
+        where = job.executor or "another process"
+        return f"the job goes on in worker {where}; `brainsync job follow {job_id}` follows it"
+    if job.state.finished:
+        return f"the job ended meanwhile ({job.state.value}); `brainsync job show {job_id}`"
+    return f"the job is still queued; it runs when a worker takes it: {resume}"
 
 
 @contextmanager

@@ -180,6 +180,9 @@ def main(argv: Sequence[str]) -> bool:
 
     if request.verbose:
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        echo = logging.StreamHandler(sys.stderr)  # the job engine's records too
+        echo.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("dbos").addHandler(echo)
     warning = unknown_env_warning(os.environ)
     if warning is not None:
         print(warning, file=sys.stderr)

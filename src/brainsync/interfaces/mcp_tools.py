@@ -50,9 +50,12 @@ from brainsync.interfaces.mcp_views import (
     key_after,
     key_cursor,
     status_view,
+    tool_words,
 )
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver.tools.base import Tool
+
     from brainsync.app import Brain
     from brainsync.entities import Entity, EntityKey
     from brainsync.interfaces.mcp import LazyBrain
@@ -107,6 +110,7 @@ class BrainServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context | None = None
     ) -> CallToolResult | InputRequiredResult:
+        _refuse_unknown(self._tool_manager.get_tool(name), name, arguments)
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -118,6 +122,21 @@ class BrainServer(MCPServer):
             )
             message = f"Invalid arguments for {name}: {problems}. Fix them and call again."
             raise ToolError(message) from exc.__cause__
+
+
+def _refuse_unknown(tool: Tool | None, name: str, arguments: dict[str, Any]) -> None:
+    """A tool error naming every argument the tool does not take, and those it does."""
+    if tool is None:
+        return  # the SDK says the tool is unknown
+    accepted = sorted(tool.parameters.get("properties", {}))
+    unknown = sorted(set(arguments) - set(accepted))
+    if unknown:
+        them = ", ".join(unknown)
+        takes = ", ".join(accepted) or "no arguments"
+        raise ToolError(
+            f"Unknown argument for {name}: {them}. It takes: {takes}. "
+            "Nothing was done: fix the call and try again."
+        )
 
 
 _NEXT_STEP: tuple[tuple[type[BrainsyncError], str], ...] = (
@@ -149,7 +168,7 @@ def describe(exc: BrainsyncError) -> str:
         log.error("store or job engine failure", exc_info=exc)  # the details stay in the log
         return "The store failed; nothing was changed. Retry later; the server log has details."
     step = next((text for cls, text in _NEXT_STEP if isinstance(exc, cls)), "")
-    return f"{str(exc).rstrip('.')}. {step}".strip()
+    return str(tool_words(f"{str(exc).rstrip('.')}. {step}".strip()))
 
 
 # -- the tools ------------------------------------------------------------------------------
@@ -283,14 +302,21 @@ class BrainTools:
 
     def delete_entity(self, type: TypeArg, id: IdArg, if_version: IfVersion = None) -> DeleteResult:
         """Delete an entity from the database; its file goes at the next export or sync.
-        Pass if_version (from get_entity) to delete only the version you read. There is no
-        undo other than put_entity with the old document."""
+        Pass if_version (from get_entity) to delete only the version you read. Deleting an
+        entity already absent succeeds with deleted false. revert_entity brings one back."""
         with tool_errors():
             brain = self._lazy.brain()
             current = _version_of(brain, type, id)
-            if if_version is not None and current != if_version:
+            if if_version is not None and (current or 0) != if_version:
                 raise ConflictError(f"{type}:{id} is at version {current or 0}, not {if_version}")
-            brain.delete_entity(type, id, writer="mcp")
+            if current is not None:
+                try:
+                    brain.delete_entity(type, id, writer="mcp")
+                except NotFoundError:
+                    current = None  # deleted meanwhile
+        if current is None:  # idempotent: a second delete finds it gone and succeeds
+            note = f"{type}:{id} was already absent from the database; nothing was deleted."
+            return DeleteResult(type=type, id=id, deleted=False, note=note)
         note = "Deleted from the database; start_job export or sync removes its file."
         return DeleteResult(type=type, id=id, deleted=True, note=note)
 
@@ -301,14 +327,20 @@ class BrainTools:
         dry_run: Annotated[bool, Field(description="Report only; change nothing.")] = False,
         conflict: Annotated[Policy | None, Field(description="Sync's conflict policy.")] = None,
         force_deletes: Annotated[bool, Field(description="Allow mass deletions.")] = False,
+        restore: Annotated[
+            bool,
+            Field(description="Write back what the other side deleted since the last sync."),
+        ] = False,
     ) -> JobStarted:
         """Start a durable background job and return its job_id at once, before any work:
         export writes entities to files, import reads files into entities, sync does both
         (edits on both sides merge; overlapping ones keep both sides, unless conflict says
         otherwise). All may create, change
         and delete. dry_run: report only. force_deletes: allow more deletions than the
-        configured share. Follow the job with get_job; cancel_job stops it."""
-        params = {"types": types, "dry_run": dry_run, "conflict": conflict}
+        configured share. restore (export, import): write back files deleted since the
+        last sync (export) or entities deleted (import) instead of leaving them alone.
+        Follow the job with get_job; cancel_job stops it."""
+        params = {"types": types, "dry_run": dry_run, "conflict": conflict, "restore": restore}
         with tool_errors():
             self._lazy.jobs()
             job_id = self._lazy.brain().start(kind, {**params, "force_deletes": force_deletes})
@@ -344,7 +376,8 @@ class BrainTools:
             from brainsync.status import job_summary
 
             jobs = self._lazy.jobs().list(JobState(state) if state else None, offset + limit + 1)
-        items = [JobItem.model_validate(job_summary(job)) for job in jobs[offset : offset + limit]]
+        page = jobs[offset : offset + limit]
+        items = [JobItem.model_validate(tool_words(job_summary(job))) for job in page]
         more = len(jobs) > offset + limit
         return JobPage(items=items, next_cursor=job_cursor(offset + limit) if more else None)
 
@@ -437,6 +470,8 @@ async def _follow(service: JobService, job_id: str, wait: float, ctx: Context) -
     deadline = anyio.current_time() + wait
     seen: tuple[object, ...] | None = None
     while True:
+        # a worker that left may have left this job to nobody: run it here then
+        await anyio.to_thread.run_sync(service.take_over_if_free)
         job = await anyio.to_thread.run_sync(service.status, job_id)
         if wait and (job.state, job.progress) != seen:
             seen = (job.state, job.progress)

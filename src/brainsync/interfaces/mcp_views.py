@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,11 +43,12 @@ __all__ = [
     "key_after",
     "key_cursor",
     "status_view",
+    "tool_words",
 ]
 
 LIST_ITEMS = 20  # items of each list in a report or status
 _TITLE_CHARS, _METADATA_CHARS = 200, 4_000
-_FULL_REPORT = "`brainsync job show ID --json`"
+_FULL_REPORT = "counts per list are in omitted"
 _BAD_CURSOR = "This cursor is not valid here; call again without cursor to start over."
 
 StateName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -129,6 +131,9 @@ class JobView(BaseModel):
     error: str | None
     failure: Failure | None = None
     result: dict[str, Any] | None = Field(description="The report, once the job is done.")
+    interrupted: dict[str, Any] | None = Field(
+        default=None, description="Running, but its worker (host, executor) is gone since."
+    )
     tip: str
 
 
@@ -209,7 +214,7 @@ def bounded(view: dict[str, Any] | None, where: str = _FULL_REPORT) -> dict[str,
     omitted = {k: n for k, n in omitted.items() if n > 0}
     if omitted:
         cut["omitted"] = omitted
-        cut["note"] = f"Lists cut to their first {LIST_ITEMS} items; {where} has them all."
+        cut["note"] = f"Lists cut to their first {LIST_ITEMS} items; {where}."
     return cut
 
 
@@ -249,15 +254,50 @@ _TIPS = {
     "cancelled": "Cancelled: resume_job continues it from its last finished chunk.",
 }
 _STALLED = "Stalled past its deadline: cancel_job frees its folder; resume_job restarts it."
+_INTERRUPTED = "Interrupted (its worker is gone): resume_job goes on from its last chunk."
 
 
 def job_view(job: Job) -> JobView:
     """A job (``Job.to_dict``) with its report cut to size and a tip for the next step."""
     data = job.to_dict()
     data["result"] = bounded(data.get("result"))
-    return JobView.model_validate(
-        {**data, "tip": _STALLED if job.stalled else _TIPS[job.state.value]}
-    )
+    return JobView.model_validate(tool_words({**data, "tip": _tip(job)}))
+
+
+def _tip(job: Job) -> str:
+    if job.interrupted is not None:
+        return _INTERRUPTED
+    return _STALLED if job.stalled else _TIPS[job.state.value]
+
+
+#: The library's words name CLI commands (a run's "resolve" advice, an error's next step);
+#: an agent has tools instead. Each pattern, and the tool that does the same.
+_TOOL_WORDS = (
+    (
+        re.compile(r"`?brainsync (export|import|sync) --(restore|force)(-deletes)?`?"),
+        r"start_job \1 with \2\3",
+    ),
+    (re.compile(r"`?brainsync (export|import|sync)(?: --[^\s`]+)*`?"), r"start_job \1"),
+    (re.compile(r"`?brainsync job show [^\s`]+(?: --json)?`?"), "get_job"),
+    (re.compile(r"`?brainsync job follow [^\s`]+`?"), "get_job with wait_seconds"),
+    (re.compile(r"`?brainsync job (cancel|resume) [^\s`]+`?"), r"\1_job"),
+    (re.compile(r"with force-deletes"), "with force_deletes"),
+    (re.compile(r"`?brainsync jobs`?"), "list_jobs"),
+    (re.compile(r"`?brainsync status(?: --[^\s`]+)*`?"), "brain_status"),
+)
+
+
+def tool_words(value: Any) -> Any:
+    """``value`` (text, or a view's lists and mappings) with CLI commands named as tools."""
+    if isinstance(value, str):
+        for pattern, tool in _TOOL_WORDS:
+            value = pattern.sub(tool, value)
+        return value
+    if isinstance(value, list):
+        return [tool_words(item) for item in value]
+    if isinstance(value, dict):
+        return {key: tool_words(item) for key, item in value.items()}
+    return value
 
 
 def status_view(
@@ -265,9 +305,9 @@ def status_view(
 ) -> StatusView:
     """The status view (``Status.to_dict``), with watch states (``WatchState.to_dict``),
     its lists and its pending report cut."""
-    cut = bounded({**data, "watch": list(watch)}, "`brainsync status --json`") or {}
+    cut = bounded({**data, "watch": list(watch)}) or {}
     view = {**cut, "pending": bounded(data["pending"]), "watch_note": watch_note}
-    return StatusView.model_validate(view)
+    return StatusView.model_validate(tool_words(view))
 
 
 def job_cursor(offset: int) -> str:

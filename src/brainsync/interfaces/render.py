@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from brainsync.app import Status
 from brainsync.entities import Entity
-from brainsync.jobs.records import Job
+from brainsync.jobs.records import Job, iso_time
 from brainsync.report import ItemError, Merged, Report
+from brainsync.status import interruption_line, outcome_line
 from brainsync.store import FolderRecord
 from brainsync.store.history import EntityVersion
 
@@ -24,6 +25,7 @@ __all__ = [
     "print_folders",
     "print_history",
     "print_job",
+    "print_job_header",
     "print_json",
     "print_report",
     "print_status",
@@ -191,12 +193,15 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 def _counts(job: Job) -> str:
-    """One line: counts and errors so far."""
+    """One line: what the job did (or its error, or where it is while it runs)."""
     if job.result is None:
-        return job.error or job.progress.message
-    r = job.result
-    text = f"{r.created}+ {r.updated}~ {r.deleted}- {r.moved}> {len(r.conflicts)} conflicts"
-    return text + (f", {len(r.errors)} errors" if r.errors else "")
+        return job.error or interruption_line(job) or job.progress.message
+    return outcome_line(job.result)
+
+
+def print_job_header(console: Terminal) -> None:
+    """The column names above :func:`print_job`'s brief lines."""
+    console.print(f"{'JOB':<36}  {'KIND':<6} {'STATE':<9} {'ITEMS DONE':>11}  OUTCOME")
 
 
 def print_job(console: Terminal, job: Job, *, brief: bool) -> None:
@@ -204,7 +209,7 @@ def print_job(console: Terminal, job: Job, *, brief: bool) -> None:
     stalled = " STALLED" if job.stalled else ""
     progress = f"{job.progress.current}/{job.progress.total}"
     console.print(
-        f"{job.id}  {job.kind:<6} {job.state.value:<9}{stalled} {progress:>11}  {_counts(job)}"
+        f"{job.id}  {job.kind:<6} {job.shown_state:<9}{stalled} {progress:>11}  {_counts(job)}"
     )
     if brief:
         return
@@ -214,7 +219,7 @@ def print_job(console: Terminal, job: Job, *, brief: bool) -> None:
         ("finished", job.finished),
     ):
         if stamp is not None:
-            console.print(f"  {label}: {stamp.isoformat()}")
+            console.print(f"  {label}: {iso_time(stamp)}")
     if job.error:
         console.print(f"  error: {job.error}")
     if job.result is not None:

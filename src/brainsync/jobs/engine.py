@@ -214,6 +214,11 @@ class DbosEngine:
         for job_id in sorted(stopped | (self._pending_here() - running - failed)):
             self._reclaim(job_id, self._executor_id)
 
+    def running_here(self) -> set[str]:
+        """Jobs recorded running on this executor id: before this worker launches, those
+        its killed predecessor left (the launch resumes them)."""
+        return self._pending_here()
+
     def _pending_here(self) -> set[str]:
         """Jobs the job store shows running on this executor (one live worker per id)."""
         rows = self._client.list_workflows(

@@ -16,13 +16,23 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Heartbeat", "WorkerRecord", "WorkerRegistry", "engine_url", "open_tables"]
+from brainsync.jobs.records import Interruption, Job, JobState, iso_time
+
+__all__ = [
+    "Heartbeat",
+    "WorkerRecord",
+    "WorkerRegistry",
+    "engine_url",
+    "mark_interrupted",
+    "open_tables",
+    "read_workers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +75,8 @@ class WorkerRecord:
             "executor_id": self.executor_id,
             "host": self.host,
             "pid": self.pid,
-            "started": self.started.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
+            "started": iso_time(self.started),
+            "last_seen": iso_time(self.last_seen),
             "silent_seconds": round(self.silent_seconds, 1),
             "stopped": self.stopped,
             "alive": self.alive,
@@ -139,30 +149,55 @@ class WorkerRegistry:
 
     def workers(self) -> list[WorkerRecord]:
         """Every worker ever seen, by host and executor id."""
-        query = sa.select(_workers, self._now.label("now")).order_by(
-            _workers.c.host, _workers.c.executor_id
-        )
         with self._engine.connect() as conn:
-            return [self._record(row._mapping) for row in conn.execute(query)]
+            return read_workers(conn, self._dead_after)
 
     def worker(self, executor_id: str) -> WorkerRecord | None:
         """The worker ``executor_id``, or None if it never beat."""
         found = [w for w in self.workers() if w.executor_id == executor_id]
         return found[0] if found else None
 
-    def _record(self, row: Any) -> WorkerRecord:
-        silent = max(0.0, float(row["now"]) - float(row["last_seen"]))
-        stopped = bool(row["stopped"])
-        return WorkerRecord(
-            executor_id=row["executor_id"],
-            host=row["host"],
-            pid=int(row["pid"]),
-            started=datetime.fromtimestamp(float(row["started"]), UTC),
-            last_seen=datetime.fromtimestamp(float(row["last_seen"]), UTC),
-            silent_seconds=silent,
-            stopped=stopped,
-            alive=not stopped and silent <= self._dead_after,
-        )
+
+def read_workers(conn: sa.Connection, dead_after_seconds: float) -> list[WorkerRecord]:
+    """Every worker ever seen, by host and executor id; none before the table exists."""
+    if not sa.inspect(conn).has_table(_workers.name):
+        return []
+    now: sa.ColumnClause[Any] = sa.literal_column(_NOW.get(conn.dialect.name, _NOW["sqlite"]))
+    query = sa.select(_workers, now.label("now")).order_by(_workers.c.host, _workers.c.executor_id)
+    return [_record(row._mapping, dead_after_seconds) for row in conn.execute(query)]
+
+
+def _record(row: Any, dead_after_seconds: float) -> WorkerRecord:
+    silent = max(0.0, float(row["now"]) - float(row["last_seen"]))
+    stopped = bool(row["stopped"])
+    return WorkerRecord(
+        executor_id=row["executor_id"],
+        host=row["host"],
+        pid=int(row["pid"]),
+        started=datetime.fromtimestamp(float(row["started"]), UTC),
+        last_seen=datetime.fromtimestamp(float(row["last_seen"]), UTC),
+        silent_seconds=silent,
+        stopped=stopped,
+        alive=not stopped and silent <= dead_after_seconds,
+    )
+
+
+def mark_interrupted(jobs: list[Job], workers: list[WorkerRecord]) -> list[Job]:
+    """``jobs`` with every running one whose worker is gone marked interrupted.
+
+    Gone: its heartbeat is older than the dead-after time, or it said goodbye (a worker
+    that stopped cleanly hands its jobs back, so a job still running on it was left by a
+    kill). A worker that never beat is not judged (it may be starting).
+    """
+    by_id = {worker.executor_id: worker for worker in workers}
+    marked = []
+    for job in jobs:
+        worker = by_id.get(job.executor or "")
+        if job.state is JobState.RUNNING and worker is not None and not worker.alive:
+            gone = Interruption(worker.host, worker.executor_id, worker.last_seen)
+            job = replace(job, interrupted=gone)
+        marked.append(job)
+    return marked
 
 
 class Heartbeat:

@@ -33,6 +33,10 @@ def open_log(path: Path) -> Path:
         if not users:
             for name in _LOGGERS:
                 logging.getLogger(name).addHandler(handler)
+            # The engine's records (a cancelled job's traceback among them) go to the file
+            # only, never to a handler of the root logger: an MCP server's stderr is its
+            # client's log. --verbose gives the engine's logger a stderr handler of its own.
+            logging.getLogger(_DBOS_LOGGER).propagate = False
         _log_files[path] = (handler, users + 1)
     return path
 

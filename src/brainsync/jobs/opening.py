@@ -22,16 +22,19 @@ def open_job_service(
     require_worker: bool,
     brief: bool = False,
 ) -> tuple[JobService, WorkerLock | None]:
-    """The job service, and the worker lock this process holds when it runs jobs.
+    """The job service, and this process's worker lock (held while it runs jobs).
 
     Only one process per executor id runs jobs (a lock in the state folder): when another
     live worker holds it, this process enqueues and observes, and that worker does the
-    work, unless ``require_worker`` makes that an error. ``brief``: the process exits
-    once its own job is done (see :meth:`~brainsync.jobs.engine.DbosEngine.start_worker`).
+    work, unless ``require_worker`` makes that an error. The service takes the lock, and
+    runs jobs, once that worker leaves while this process waits for a job
+    (:meth:`~brainsync.jobs.service.JobService.take_over_if_free`). ``brief``: the process
+    exits once its own job is done (see :meth:`~brainsync.jobs.engine.DbosEngine.start_worker`).
     """
     try:
         settings.state_home.mkdir(parents=True, exist_ok=True)
-        lock = _take_worker_lock(settings, require_worker) if worker else None
+        lock = WorkerLock(settings.state_home, settings.executor_id, settings.jobs_url)
+        held = worker and _take_worker_lock(lock, settings, require_worker)
     except OSError as exc:
         raise _unusable(settings, exc) from exc
     try:
@@ -44,14 +47,14 @@ def open_job_service(
             dead_after_seconds=settings.host_dead_seconds,
             deadline_seconds=settings.job_deadline_seconds,
             poll_interval_seconds=settings.job_poll_seconds,
-            start_worker=lock is not None,
+            start_worker=held,
             brief=brief,
             worker_concurrency=settings.worker_concurrency,
             log_file=settings.state_home / "brainsync.log",
+            standby=lock if worker else None,
         )
     except BaseException:
-        if lock is not None:
-            lock.release()
+        lock.release()
         raise
     return service, lock
 
@@ -70,13 +73,12 @@ def _unusable(settings: Settings, exc: OSError) -> BrainsyncError:
     )
 
 
-def _take_worker_lock(settings: Settings, required: bool) -> WorkerLock | None:
-    lock = WorkerLock(settings.state_home, settings.executor_id, settings.jobs_url)
+def _take_worker_lock(lock: WorkerLock, settings: Settings, required: bool) -> bool:
     if lock.acquire():
-        return lock
+        return True
     if required:
         raise JobError(
             f"a worker with executor id {settings.executor_id!r} already runs here "
             f"({lock.path}); give this one another BRAINSYNC_EXECUTOR_ID"
         )
-    return None
+    return False

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from brainsync.errors import JobError, NotFoundError
-from brainsync.jobs.hosts import engine_url
+from brainsync.errors import InvalidInputError, JobError, NotFoundError
+from brainsync.jobs.hosts import engine_url, mark_interrupted, read_workers
 from brainsync.jobs.records import NO_PROGRESS, Job, JobState, Progress
 from brainsync.jobs.redact import redact, redact_url
 from brainsync.jobs.rows import job_of, statuses_of
@@ -38,6 +38,10 @@ __all__ = ["JobReader", "JobRecords", "StoredRow"]
 _WORKFLOW_NAME = "brainsync.job"
 _PROGRESS_EVENT = "brainsync.progress"
 _PICKLED = ("py_pickle", None)
+#: The shortest id prefix that names a job (as a folder) on the command line.
+_MIN_PREFIX = 4
+#: Ids an ambiguous prefix lists.
+_MAX_NAMED = 5
 
 _meta = sa.MetaData(schema="dbos")
 _status = sa.Table(
@@ -94,10 +98,13 @@ class StoredRow:
 class JobReader:
     """Reads jobs from a job store: the read half of the job facade, engine-free."""
 
-    def __init__(self, system_db_url: str, *, deadline_seconds: float) -> None:
+    def __init__(
+        self, system_db_url: str, *, deadline_seconds: float, dead_after_seconds: float = 10.0
+    ) -> None:
         url = engine_url(system_db_url)
         schema = "dbos" if url.get_backend_name() == "postgresql" else None
         self._deadline = deadline_seconds
+        self._dead_after = dead_after_seconds
         self._url = system_db_url
         # a SQLite job store that does not exist yet has no jobs (and is not created here)
         self._file = (
@@ -124,6 +131,36 @@ class JobReader:
             raise NotFoundError(f"no job {job_id!r}")
         return found[0]
 
+    def resolve(self, given: str) -> str:
+        """The id of the job ``given`` names: its id, or a unique prefix of 4 or more
+        characters (as folder ids); InvalidInputError when the prefix names several."""
+        column = _status.c.workflow_uuid
+        query = sa.select(column).where(_status.c.name == _WORKFLOW_NAME)
+        if len(given) >= _MIN_PREFIX:
+            query = query.where(column.startswith(given, autoescape=True))
+        else:
+            query = query.where(column == given)
+        found = sorted(self._read_ids(query.limit(_MAX_NAMED + 1)))
+        if given in found or len(found) == 1:
+            return given if given in found else found[0]
+        if found:
+            more = " ..." if len(found) > _MAX_NAMED else ""
+            names = ", ".join(found[:_MAX_NAMED]) + more
+            raise InvalidInputError(
+                f"{given!r} names {len(found)} jobs ({names}); give more of the id"
+            )
+        raise NotFoundError(f"no job {given!r}; `brainsync jobs` lists them")
+
+    def _read_ids(self, query: sa.Select[Any]) -> builtins.list[str]:
+        if self._file is not None and not self._file.exists():
+            return []
+        try:
+            with self._engine.connect() as conn:
+                return [row[0] for row in conn.execute(query)] if _has_tables(conn) else []
+        except sa.exc.SQLAlchemyError as exc:
+            where = redact_url(self._url)
+            raise JobError(f"cannot read the job store {where}: {redact(exc, self._url)}") from exc
+
     def _jobs(self, query: sa.Select[Any]) -> builtins.list[Job]:
         if self._file is not None and not self._file.exists():
             return []
@@ -145,9 +182,13 @@ class JobReader:
                 return []  # no job has ever been queued on this store
             rows = [_row(row) for row in conn.execute(query)]
             progress = _progress(conn, [row.workflow_id for row in rows])
-        return [
-            job_of(row, progress.get(row.workflow_id, NO_PROGRESS), self._deadline) for row in rows
-        ]
+            jobs = [
+                job_of(row, progress.get(row.workflow_id, NO_PROGRESS), self._deadline)
+                for row in rows
+            ]
+            running = any(job.state is JobState.RUNNING for job in jobs)
+            workers = read_workers(conn, self._dead_after) if running else []
+        return mark_interrupted(jobs, workers)
 
 
 def _select() -> sa.Select[Any]:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from brainsync.report import Report
 
-__all__ = ["Job", "JobFailure", "JobState", "Progress"]
+__all__ = ["Interruption", "Job", "JobFailure", "JobState", "Progress", "iso_time"]
+
+
+def iso_time(moment: datetime) -> str:
+    """A job or worker time as shown everywhere: ISO 8601 in UTC with ``Z``, to the second.
+
+    One format whatever the job store: SQLite keeps a job's times to the second,
+    PostgreSQL to the millisecond, and a naive time would read as local.
+    """
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class JobState(enum.Enum):
@@ -73,6 +83,20 @@ class JobFailure:
 
 
 @dataclass(frozen=True)
+class Interruption:
+    """A running job whose worker stopped beating: its process died or was killed.
+
+    The job resumes from its last finished chunk when a worker of that executor id starts
+    (any command that runs jobs there), or elsewhere by ``job takeover``/``resume``.
+    """
+
+    host: str
+    executor: str
+    #: The worker's last heartbeat (database clock): interrupted since then.
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Job:
     """A durable run of one operation, as last recorded in the job store."""
 
@@ -97,6 +121,13 @@ class Job:
     host: str | None = None
     #: The executor id of the worker that runs or ran the job (None while queued).
     executor: str | None = None
+    #: Set when the job is recorded running but its worker is gone (heartbeats stopped).
+    interrupted: Interruption | None = None
+
+    @property
+    def shown_state(self) -> str:
+        """The state as views show it: ``interrupted`` for a running job nobody runs."""
+        return "interrupted" if self.interrupted is not None else self.state.value
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view of the job, shared by the CLI's ``--json``, MCP and Python.
@@ -109,11 +140,13 @@ class Job:
 def _plain(value: Any) -> Any:
     """A field value as JSON-ready data."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return iso_time(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Progress | Report):
         return value.to_dict()
     if isinstance(value, JobFailure):
         return asdict(value)
+    if isinstance(value, Interruption):
+        return {"host": value.host, "executor": value.executor, "since": _plain(value.since)}
     return value

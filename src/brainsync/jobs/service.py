@@ -49,7 +49,8 @@ from typing import TYPE_CHECKING, Any
 from brainsync.errors import BrainsyncError, InvalidInputError, JobError
 from brainsync.events import EventBus
 from brainsync.jobs.events import JobCancelled, JobEvent
-from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry
+from brainsync.jobs.hosts import Heartbeat, WorkerRecord, WorkerRegistry, mark_interrupted
+from brainsync.jobs.lock import WorkerLock
 from brainsync.jobs.operation import OperationFactory
 from brainsync.jobs.plans import PlanPages
 from brainsync.jobs.records import Job, JobFailure, JobState
@@ -108,6 +109,7 @@ class JobService:
         retry_interval_seconds: float = 0.5,
         shutdown_timeout_seconds: float = 30.0,
         log_file: Path | None = None,
+        standby: WorkerLock | None = None,
     ) -> None:
         # Deferred: importing the engine imports dbos (about 0.2 s).
         from brainsync.jobs.engine import DbosEngine
@@ -126,6 +128,13 @@ class JobService:
         self._registry: WorkerRegistry | None = None
         self._heartbeat: Heartbeat | None = None
         self._plans: PlanPages | None = None
+        #: The worker lock another process held at open: taken, and this process made the
+        #: worker, once it frees (catalogue C5: a waiter never waits on a worker that left).
+        self._standby = None if start_worker else standby
+        #: Jobs an interrupted worker of this executor id left, resumed by this one.
+        self._resumed: builtins.list[str] = []
+        self._brief = brief
+        self._mode = threading.RLock()
         self._engine: DbosEngine = DbosEngine(
             system_db_url,
             executor_id=self._executor_id,
@@ -149,6 +158,8 @@ class JobService:
 
         with _store_errors(self._url):
             self._plans = PlanPages(self._url)
+            # the same lock is held, so these were left by a worker that died (K1)
+            self._resumed = sorted(self._engine.running_here())
         binding = WorkerBinding(
             factory=self._factory,
             publish=publish,
@@ -190,11 +201,42 @@ class JobService:
         """Whether this process executes jobs."""
         return self._watcher is not None
 
+    def resumed_here(self) -> builtins.list[Job]:
+        """The interrupted jobs this worker took back when it started (they run first)."""
+        if not self._resumed:
+            return []
+        with _store_errors(self._url):
+            return self._engine.find(self._resumed)
+
+    def take_over_if_free(self) -> bool:
+        """Become this process's worker if the worker lock another one held is free now.
+
+        A process that could not take the lock only enqueues and observes; when the worker
+        that held it leaves (a command that ran its own job and exits), a job queued here
+        would wait for nobody. So whoever waits calls this: True when this process has just
+        started running jobs. Never after :meth:`close`.
+        """
+        if self._standby is None or self._watcher is not None:
+            return False
+        with self._mode:
+            if self._closed or self._watcher is not None or not self._standby.acquire():
+                return False
+            try:
+                self._start_worker(self._brief)
+            except BaseException:
+                self._standby.release()
+                raise
+            return True
+
     def close(self) -> None:
         """Stop the worker (jobs stop at a chunk boundary and are handed back), then close."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._mode:  # a worker taken over meanwhile is stopped too
+            if self._closed:
+                return
+            self._closed = True
+        self._close()
+
+    def _close(self) -> None:
         if self._watcher is not None:
             self._engine.stop_worker(self._shutdown_timeout)
             self._watcher.stop()
@@ -236,17 +278,25 @@ class JobService:
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"job parameters must be JSON: {exc}") from exc
         with _store_errors(self._url):
-            return self._engine.enqueue(kind, params, lane, host)
+            job_id = self._engine.enqueue(kind, params, lane, host)
+        self.take_over_if_free()
+        return job_id
 
     def status(self, job_id: str) -> Job:
         """The job as last recorded; NotFoundError if there is no such job."""
         with _store_errors(self._url):
-            return self._engine.get(job_id)
+            return self._interrupted([self._engine.get(job_id)])[0]
 
     def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
         """The newest jobs first, optionally only those in ``state``."""
         with _store_errors(self._url):
-            return self._engine.newest(state, limit)
+            return self._interrupted(self._engine.newest(state, limit))
+
+    def _interrupted(self, jobs: builtins.list[Job]) -> builtins.list[Job]:
+        """``jobs``, a running one marked when its worker's heartbeat stopped."""
+        if not any(job.state is JobState.RUNNING for job in jobs):
+            return jobs
+        return mark_interrupted(jobs, self._workers().workers())
 
     def cancel(self, job_id: str, *, force: bool = False) -> Job:
         """Cancel a job: a queued one at once, a running one at its next chunk boundary.
@@ -263,8 +313,16 @@ class JobService:
         return job
 
     def resume(self, job_id: str) -> Job:
-        """Restart a cancelled or crashed job from its last finished chunk."""
+        """Restart a cancelled or crashed job from its last finished chunk.
+
+        An interrupted job (its worker's heartbeat stopped) is queued again on its own
+        queue, so a worker of its host takes it; a live worker's job is never touched.
+        """
+        job = self.status(job_id)
         with _store_errors(self._url):
+            if job.interrupted is not None:
+                self._engine.reclaim(job_id, job.interrupted.executor)
+                return self._engine.get(job_id)
             return self._engine.resume(job_id)
 
     def recover(self, executor_id: str) -> builtins.list[str]:
@@ -311,7 +369,8 @@ class JobService:
         try:
             while True:
                 changed.clear()
-                job = self.status(job_id)
+                with _store_errors(self._url):  # without the heartbeat read of status()
+                    job = self._engine.get(job_id)
                 if on_progress is not None and (job.state, job.progress) != seen:
                     seen = (job.state, job.progress)
                     on_progress(job)
@@ -320,6 +379,8 @@ class JobService:
                 failed = self._engine.failures.settled(job_id)
                 if failed is not None:
                     return _failed_unrecorded(job, failed)
+                if self.take_over_if_free():
+                    continue  # its dispatcher claims the queued jobs at once
                 if deadline is not None and time.monotonic() >= deadline:
                     raise JobError(f"job {job_id} still {job.state.value} after {timeout} s")
                 changed.wait(_WAIT_POLL_SECONDS)

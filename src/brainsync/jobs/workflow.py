@@ -131,6 +131,19 @@ def _current_binding() -> WorkerBinding:
     return binding
 
 
+def _chunk_labels(sizes: list[int]) -> list[str]:
+    """What each chunk's progress says: item chunks are counted ("chunk 2/3"), a chunk
+    without items (the run's finishing step) is "finishing", so the count of chunks never
+    runs ahead of the count of items beside it."""
+    count = sum(1 for size in sizes if size)
+    labels: list[str] = []
+    numbered = 0
+    for size in sizes:
+        numbered += bool(size)
+        labels.append(f"chunk {numbered}/{count}" if size else "finishing")
+    return labels
+
+
 @DBOS.workflow(name=WORKFLOW_NAME)
 def job_workflow(kind: str, params: dict[str, Any], lane: str) -> dict[str, Any]:
     """Run one job to the end and return its merged report as a mapping."""
@@ -193,7 +206,8 @@ class _JobRun:
         planned, planned_here = self._step("brainsync.plan", "plan", lambda: self._plan(operation))
         sizes, inline = _plan_of(planned, operation)
         total = sum(sizes)
-        self._publish(0, total, f"planned {len(sizes)} chunks", announce=planned_here)
+        labels = _chunk_labels(sizes)
+        self._publish(0, total, f"planned {total} items", announce=planned_here)
         report = Report()
         done = 0
         for index, size in enumerate(sizes):
@@ -203,7 +217,7 @@ class _JobRun:
             done += size
             if ran_here:
                 self._meter.ran(size)
-            self._publish(done, total, f"chunk {index + 1}/{len(sizes)}", announce=ran_here)
+            self._publish(done, total, labels[index], announce=ran_here)
         # the outcome is stored after this returns; a job run again replays its chunks.
         # Best effort: a database restart here must not fail a job whose work is all done
         self._forget_chunks()
