@@ -149,7 +149,7 @@ def test_a_refused_run_creates_nothing(tmp_path: Path, command: list[str]) -> No
     done = brainsync(tmp_path, *command)
     assert done.returncode == 5, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert ("does not exist" in done.stderr) != ("not a directory" in done.stderr)
+    assert ("does not exist" in done.stderr) != ("not a folder" in done.stderr)
     if "--json" in command:
         assert json.loads(done.stdout)["error"]["type"] == "RootUnavailableError"
     assert _tree(tmp_path) == before
