@@ -55,6 +55,7 @@ def test_unreadable_folder_is_exit_5_with_one_json_object(
     assert error["type"] == "RootUnavailableError" and error["exit_code"] == 5
     assert str(folder) in error["message"]
     assert "Traceback" not in done.stderr and "Usage" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brain"]  # no state folder (S4)
 
 
 def test_an_unusable_state_folder_is_a_refusal_not_a_crash(tmp_path: Path) -> None:
