@@ -52,8 +52,8 @@ SETTLE_SECONDS = 2.0
 QUEUE_LIMIT = 20_000
 OVERFLOW = "more than {} paths changed at once; rescanning the whole folder"
 START_FAILED = (
-    "the file watcher could not start ({}); nothing is watched. A one-off "
-    "`brainsync sync` still works; run with --verbose for the details"
+    "the file watcher could not start ({}); nothing is watched (a one-off sync still "
+    "works; the log has the details)"
 )
 #: Jobs are awaited in slices this long, so a stop is noticed at once.
 _WAIT_SLICE = 0.25
