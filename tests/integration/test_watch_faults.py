@@ -8,8 +8,10 @@ taken out). Waits are loops on conditions with a generous deadline.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -25,12 +27,14 @@ from test_watch import (
     watching,
 )
 
+from brainsync.errors import BrainsyncError
 from brainsync.events import EntityCreated, EntityDeleted, EntityUpdated
 from brainsync.sync import watch_writes
 from brainsync.sync import watcher as watcher_module
 from brainsync.sync.watch_inotify import Inotify, InotifyEvent, Mask, open_inotify
 from brainsync.sync.watch_jobs import WatchEventKind
 from brainsync.sync.watch_queue import HintKind
+from brainsync.sync.watch_state import WatchMode
 from brainsync.sync.watch_writes import OVERFLOW
 
 POSTGRES_ONLY = pytest.mark.parametrize(
@@ -164,41 +168,95 @@ def test_w5_a_kernel_queue_overflow_is_named_and_rescans(
         assert reason is not None and "overflowed" in reason
 
 
+@dataclass
+class FileWatchFaults:
+    """Drives the real ``watchfiles.watch``: ``crash`` (append True) makes its next batch
+    raise; while ``rearm`` is clear a restarted watcher waits before it arms."""
+
+    crash: list[bool] = field(default_factory=list)
+    rearm: threading.Event = field(default_factory=threading.Event)
+    calls: int = 0
+
+
 @pytest.fixture
-def watchfiles_crash(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
-    """Append True to make the file watcher raise an unexpected error at its next batch."""
+def watchfiles_crash(monkeypatch: pytest.MonkeyPatch) -> Iterator[FileWatchFaults]:
     import watchfiles
 
     real_watch = watchfiles.watch
-    crash: list[bool] = []
+    faults = FileWatchFaults()
+    faults.rearm.set()
 
     def flaky(*paths: Any, **options: Any) -> Iterator[Any]:
+        faults.calls += 1
+        stop = options["stop_event"]
+        while faults.calls > 1 and not faults.rearm.wait(0.05) and not stop.is_set():
+            pass  # a restart arms when the test says
         for changes in real_watch(*paths, **options):
-            if changes and crash and crash.pop():
+            if changes and faults.crash and faults.crash.pop():
                 raise ValueError("boom in the file watcher")
             yield changes
 
     monkeypatch.setattr(watchfiles, "watch", flaky)
-    yield crash
+    yield faults
+    faults.rearm.set()
 
 
 @FILE_SIDE
 def test_w5_a_file_watcher_that_dies_is_named_and_restarted(
-    make_brain: Any, disk: Any, rows: Any, watchfiles_crash: list[bool]
+    make_brain: Any, disk: Any, rows: Any, watchfiles_crash: FileWatchFaults
 ) -> None:
     brain = make_brain(**FAST)
     disk.write("kept.md", body("kept"))  # a folder emptied by the delete would be refused
+    root = brain.settings.root
     recorder = Recorder(brain)
     with watching(brain, recorder) as watcher:
-        watchfiles_crash.append(True)
+        watchfiles_crash.rearm.clear()  # the restarted watcher arms when the test says
+        watchfiles_crash.crash.append(True)
         disk.write("first.md", body("first"))
         wait_for(lambda: any("boom" in m for m in warnings(recorder)), "the crash's warning")
-        wait_for(lambda: "note:first" in rows(brain), "the first file")
+        wait_for(lambda: "note:first" in rows(brain), "the first file, by a rescan")
         reason = brain.watch_state()[0].reason
         assert reason is not None and "ValueError: boom in the file watcher" in reason
-        (brain.settings.root / "first.md").unlink()  # a delete: only the file watcher sees it
-        wait_for(lambda: "note:first" not in rows(brain), "a delete after the restart")
+        (root / "first.md").unlink()  # while nothing watches: only a rescan after the arm sees it
+        watchfiles_crash.rearm.set()
+        wait_for(lambda: "note:first" not in rows(brain), "the delete, by the rescan after the arm")
         wait_for(watcher.idle, "the watcher to go idle")
+        disk.write("second.md", body("second"))  # the restarted watcher sees a write...
+        wait_for(lambda: "note:second" in rows(brain), "a write after the restart")
+        wait_for(watcher.idle, "the watcher to go idle")
+        (root / "second.md").unlink()  # ...and a delete
+        wait_for(lambda: "note:second" not in rows(brain), "a delete after the restart")
+        wait_for(watcher.idle, "the watcher to go idle")
+
+
+@FILE_SIDE
+def test_w5_a_file_watcher_that_dies_before_it_arms_fails_the_start(
+    make_brain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import watchfiles
+
+    def broken(*paths: Any, **options: Any) -> Iterator[Any]:
+        raise ValueError("boom before the arm")
+        yield  # a generator, as watchfiles.watch is
+
+    monkeypatch.setattr(watchfiles, "watch", broken)
+    brain = make_brain(**FAST)
+    watcher = brain.watch()
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            watcher.start()
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(DEADLINE)
+    assert not thread.is_alive(), "start waited for an arm that never comes"
+    assert len(failures) == 1 and isinstance(failures[0], BrainsyncError)
+    assert "could not start (ValueError: boom before the arm)" in str(failures[0])
+    assert brain.watch_state()[0].mode is WatchMode.STOPPED
 
 
 @FILE_SIDE

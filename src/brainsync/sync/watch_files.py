@@ -161,11 +161,18 @@ class FileWatch:
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._force_polling = False
+        self._armed_once = False
+        #: Why the watcher gave up before it ever armed (start must not wait for it).
+        self.failure: str | None = None
         self._thread = threading.Thread(target=self._run, name="brainsync-watch-files")
 
     def start(self) -> None:
         """Start the thread (it arms the watcher, then reports through the hooks)."""
         self._thread.start()
+
+    def alive(self) -> bool:
+        """True while the thread runs (it ends on a stop, or on a failure before arming)."""
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         """Stop watching and wait for the thread (watchfiles checks the stop every step)."""
@@ -183,16 +190,26 @@ class FileWatch:
             try:
                 self._watch()
             except (OSError, RuntimeError) as exc:  # the watch limit, or a dead watcher
-                if self._force_polling:
-                    self._hooks.warning(f"the file watcher failed again ({exc}); retrying")
-                    self._stop.wait(self._poll)
-                else:
+                if not self._force_polling:
                     self._hooks.warning(LIMIT_ADVICE.format(error=exc))
                     self._force_polling = True
+                elif not self._gave_up(f"polling failed too ({exc})"):
+                    self._hooks.warning(f"the file watcher failed again ({exc}); retrying")
+                    self._stop.wait(self._poll)
             except Exception as exc:  # a bug must not end watching silently: say, re-arm
                 log.exception("the file watcher failed")
-                self._hooks.warning(CRASH_ADVICE.format(error=f"{type(exc).__name__}: {exc}"))
-                self._stop.wait(self._poll)
+                error = f"{type(exc).__name__}: {exc}"
+                if not self._gave_up(error):
+                    self._hooks.warning(CRASH_ADVICE.format(error=error))
+                    self._stop.wait(self._poll)
+
+    def _gave_up(self, reason: str) -> bool:
+        """A watcher that never armed is not retried: its owner's start fails, saying why."""
+        if self._armed_once:
+            return False
+        self.failure = reason
+        self._stop.set()
+        return True
 
     def _wait_for_root(self) -> None:
         while not self._stop.wait(self._poll):
@@ -216,7 +233,7 @@ class FileWatch:
             poll_delay_ms=int(self._poll * 1000),
         ):
             if not armed:
-                armed = True  # watchfiles yields only once its watches are in place
+                armed = self._armed_once = True  # yielded only once its watches are in place
                 self._hooks.armed()
             if changes:
                 hints = hints_from_changes(self._root, changes)

@@ -51,6 +51,10 @@ SETTLE_SECONDS = 2.0
 #: Paths the watcher remembers one by one; past this a burst becomes one rescan.
 QUEUE_LIMIT = 20_000
 OVERFLOW = "more than {} paths changed at once; rescanning the whole folder"
+START_FAILED = (
+    "the file watcher could not start ({}); nothing is watched (a one-off sync still "
+    "works; the log has the details)"
+)
 #: Jobs are awaited in slices this long, so a stop is noticed at once.
 _WAIT_SLICE = 0.25
 
@@ -126,8 +130,11 @@ class Watcher:
                 self._options.poll_seconds,
             )
             self._files.start()
-            while not self._armed.wait(0.05) and not self._halt.active:
+            while not self._armed.wait(0.05) and not self._halt.active and self._files.alive():
                 pass
+            if self._files.failure is not None:
+                self.stop()
+                raise BrainsyncError(START_FAILED.format(self._files.failure))
             self._settling.open()
         else:
             self._armed.set()
@@ -219,6 +226,9 @@ class Watcher:
     def _on_armed(self) -> None:
         self._armed.set()
         with self._cond:
+            # what changed while nothing watched (a restart, a fallback, the root's return)
+            # only a rescan after the arm can find: one before it would race the re-arm
+            self._full_due = True
             self._cond.notify_all()
 
     def _on_root_lost(self, reason: str | None) -> None:
