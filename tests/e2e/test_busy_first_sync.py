@@ -18,7 +18,6 @@ from typing import Any
 
 import anyio
 import pytest
-from cli_runner import brainsync
 from mcp import Client
 from mcp_client import ok as _ok
 from mcp_client import served
@@ -27,6 +26,7 @@ from brainsync.config import Settings
 from brainsync.interfaces.mcp import LazyBrain
 from brainsync.report import Report
 from brainsync.sync.chunk import ChunkRunner
+from cli_runner import brainsync
 
 FILES = 2000
 CHUNK = 100

@@ -14,13 +14,13 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from disk import grep_tree, resize_disk, small_disk, temp_files
 
 from brainsync.errors import DiskFullError
+from cli_runner import brainsync
 
 MARKER = "Zq7PRIVATEmarkerXk2"
 #: A run that hangs fails the test long before pytest's own timeout.
@@ -29,16 +29,7 @@ RUN_TIMEOUT = 90
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``brainsync ARGS`` in a subprocess, without the test run's BRAINSYNC_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    return brainsync(cwd, *args, timeout=RUN_TIMEOUT)
 
 
 def write_notes(folder: Path, count: int, size: int) -> None:

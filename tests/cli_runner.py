@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["SAMPLE", "brainsync", "user_env"]
 
 #: The sample notes shipped with the project.
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-brain"
 
 
 def user_env(env: dict[str, str] | None = None) -> dict[str, str]:
