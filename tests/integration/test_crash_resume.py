@@ -266,6 +266,16 @@ def _paused_worker(
     return proc
 
 
+def _kill_in_the_third_chunk(brain: Brain, job_id: str, paused: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the worker ``paused`` inside the third chunk: the job stays running, with
+    the first two chunks done."""
+    paused.send_signal(signal.SIGKILL)
+    paused.wait(timeout=30)
+    interrupted = brain.jobs(worker=False).status(job_id)
+    assert interrupted.state is JobState.RUNNING
+    assert interrupted.progress.current == 2 * CHUNK
+
+
 def _torn(root: Path, expected: dict[str, tuple[bytes, int] | None]) -> list[str]:
     """Files (not our temp files) whose bytes are not what the uninterrupted run wrote."""
     return [
@@ -288,11 +298,7 @@ def test_k1_export_killed_inside_a_file_write_leaves_no_torn_file(
         mark = tmp_path / "paused-in-write"
         # half-way through the third chunk's writes, in the middle of one file
         paused = _paused_worker(crash, 2 * CHUNK + CHUNK // 2, mark, workers)
-        paused.send_signal(signal.SIGKILL)
-        paused.wait(timeout=30)
-        interrupted = brain.jobs(worker=False).status(job_id)
-        assert interrupted.state is JobState.RUNNING
-        assert interrupted.progress.current == 2 * CHUNK  # killed inside the third chunk
+        _kill_in_the_third_chunk(brain, job_id, paused)
         written = [rel for rel in _tree(crash.root) if rel.endswith(".md")]
         assert 2 * CHUNK < len(written) < 3 * CHUNK
         # the half-written bytes are in a temp file: no file under its own name is torn
@@ -321,11 +327,7 @@ def test_k1_import_killed_inside_a_chunk_transaction_commits_none_of_it(
         job_id = brain.start("import", worker=False)
         mark = tmp_path / "paused-in-transaction"
         paused = _paused_worker(crash, 3, mark, workers, "commit")  # the third chunk
-        paused.send_signal(signal.SIGKILL)
-        paused.wait(timeout=30)
-        interrupted = brain.jobs(worker=False).status(job_id)
-        assert interrupted.state is JobState.RUNNING
-        assert interrupted.progress.current == 2 * CHUNK
+        _kill_in_the_third_chunk(brain, job_id, paused)
         # the third chunk's rows were written, never committed: none of them is there
         assert brain.store.count() == 2 * CHUNK
 
