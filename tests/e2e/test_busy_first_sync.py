@@ -18,14 +18,15 @@ from typing import Any
 
 import anyio
 import pytest
-from cli_runner import brainsync
 from mcp import Client
-from mcp_types import CallToolResult, TextContent
+from mcp_client import ok as _ok
+from mcp_client import served
 
 from brainsync.config import Settings
-from brainsync.interfaces.mcp import LazyBrain, build_server
+from brainsync.interfaces.mcp import LazyBrain
 from brainsync.report import Report
 from brainsync.sync.chunk import ChunkRunner
+from cli_runner import brainsync
 
 FILES = 2000
 CHUNK = 100
@@ -76,17 +77,6 @@ def lazy(tmp_path: Path) -> Iterator[LazyBrain]:
     made.close()
 
 
-def _text(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-async def _ok(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, _text(result)
-    assert result.structured_content is not None
-    return result.structured_content
-
-
 async def _until(gate: Gate) -> None:
     deadline = time.monotonic() + DEADLINE
     while not gate.reached.is_set():
@@ -131,11 +121,7 @@ def test_k6_status_and_tools_answer_while_a_large_first_sync_runs(
             job = await _ok(client, "get_job", job_id=job_id, wait_seconds=20)
         assert job["state"] == "succeeded" and job["result"]["created"] == FILES
 
-    async def session() -> None:
-        async with Client(build_server(lazy), mode=mode) as client:
-            await body(client)
-
     try:
-        anyio.run(session)
+        served(lazy, body, mode=mode)
     finally:
         gate.open()  # a failed check must not leave the worker waiting out the deadline

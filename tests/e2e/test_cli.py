@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from cli_runner import SAMPLE, brainsync
 
 

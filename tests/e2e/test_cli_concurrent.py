@@ -10,18 +10,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from job_cli import brainsync, jobs
+from job_cli import start as _start
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
 #: Per command: generous, a round's two or three commands take a few seconds together.
 _ROUND_TIMEOUT = 90.0
 #: The commands started at once, round after round; each round appends to a note first.
@@ -34,34 +33,8 @@ _SHAPES = [
 _ROUNDS = 16
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    env.update(BRAINSYNC_DIR=str(tmp_path / "brain-data"), BRAINSYNC_EXECUTOR_ID="e2e-worker")
-    env.update(extra)
-    return env
-
-
-def _start(tmp_path: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        env=_env(tmp_path, **extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        env=_env(tmp_path, **extra),
-        capture_output=True,
-        text=True,
-        timeout=_ROUND_TIMEOUT,
-        check=False,
-    )
+    return brainsync(tmp_path, *args, timeout=_ROUND_TIMEOUT, **extra)
 
 
 def _finish_all(procs: list[subprocess.Popen[str]], what: str) -> None:
@@ -81,15 +54,7 @@ def _finish_all(procs: list[subprocess.Popen[str]], what: str) -> None:
 
 
 def _queued(tmp_path: Path, **extra: str) -> list[str]:
-    listed = _run(tmp_path, "jobs", "--json", "--state", "queued", **extra)
-    assert listed.returncode == 0, listed.stderr
-    return [job["id"] for job in json.loads(listed.stdout)]
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    shutil.copytree(SAMPLE, tmp_path / "brain-data")
-    return tmp_path / "brain-data"
+    return [str(job["id"]) for job in jobs(tmp_path, "--state", "queued", **extra)]
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cli_runner import SAMPLE, brainsync
 
 #: Runs the CLI with ``Brain.status`` broken, to stand for a bug anywhere below the CLI.

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_runner import brainsync
 
 from brainsync import __version__
+from cli_runner import brainsync
 
 
 def _one_line(result_stderr: str) -> str:

@@ -3,68 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from job_cli import brainsync
+from job_cli import jobs as _jobs
+from job_cli import start as _start
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
 #: One format on every job store: ISO 8601, UTC, to the second.
 _ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    env.update(BRAINSYNC_DIR=str(tmp_path / "brain-data"), BRAINSYNC_EXECUTOR_ID="e2e-worker")
-    env.update(extra)
-    return env
-
-
-def brainsync(
-    tmp_path: Path, *args: str, stdin: str | None = None, **extra: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path, **extra),
-        timeout=120,
-        check=False,
-    )
-
-
-def _start(tmp_path: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        env=_env(tmp_path, **extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _jobs(tmp_path: Path, *args: str, **extra: str) -> list[dict[str, object]]:
-    listed = brainsync(tmp_path, "jobs", "--json", *args, **extra)
-    assert listed.returncode == 0, listed.stderr
-    jobs: list[dict[str, object]] = json.loads(listed.stdout)
-    return jobs
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    shutil.copytree(SAMPLE, tmp_path / "brain-data")
-    return tmp_path / "brain-data"
 
 
 def test_a_merged_run_is_summarised_as_merged(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,45 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    env.update(BRAINSYNC_DIR=str(tmp_path / "brain-data"), BRAINSYNC_EXECUTOR_ID="e2e-worker")
-    env.update(extra)
-    return env
-
-
-def brainsync(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path, **extra),
-        timeout=120,
-        check=False,
-    )
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    shutil.copytree(SAMPLE, tmp_path / "brain-data")
-    return tmp_path / "brain-data"
-
-
-def _start(tmp_path: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    """``brainsync ARGS`` started in the background; its pipes are read at its end."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=tmp_path,
-        env=_env(tmp_path, **extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from job_cli import brainsync
+from job_cli import folder_env as _env
+from job_cli import start as _start
 
 
 def _wait_for_worker_lock(proc: subprocess.Popen[str], tmp_path: Path) -> None:

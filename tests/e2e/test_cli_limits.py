@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-from cli_runner import brainsync
 from mcp import Client
 
 from brainsync.config import Settings
 from brainsync.interfaces.mcp import LazyBrain, build_server
+from cli_runner import brainsync
 
 DEEP = ":".join(["d" * 250] * 20)  # each name fits; the path (5000+ bytes) does not
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from cli_runner import SAMPLE, brainsync
 
 NOTE = "---\ntitle: Via the API\n---\nwritten through the CLI, not a file\n"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from cli_runner import SAMPLE, brainsync
 
 pytestmark = pytest.mark.postgres

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_runner import SAMPLE
 
 from brainsync.errors import JobError, RootUnavailableError
+from cli_runner import SAMPLE
 
 
 def run_unprivileged(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from cli_runner import SAMPLE, brainsync
 
 #: Two deletions already trip the share guard: the sample has six files.

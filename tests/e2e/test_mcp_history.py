@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import anyio
 from mcp import Client
-from mcp_types import CallToolResult, TextContent
+from mcp_client import ok as _ok
+from mcp_client import served
+from mcp_client import text as _text
 
 from brainsync.config import Settings
-from brainsync.interfaces.mcp import LazyBrain, build_server
-
-
-def _text(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-async def _ok(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, _text(result)
-    assert result.structured_content is not None
-    return result.structured_content
+from brainsync.interfaces.mcp import LazyBrain
 
 
 def test_history_revert_and_old_versions(tmp_path: Path) -> None:
@@ -47,11 +36,7 @@ def test_history_revert_and_old_versions(tmp_path: Path) -> None:
         missing = await client.call_tool("entity_history", {"type": "note", "id": "nope"})
         assert missing.is_error and "no entity note:nope" in _text(missing)
 
-    async def run() -> None:
-        async with Client(build_server(lazy, warm_up=False), mode="legacy") as client:
-            await body(client)
-
     try:
-        anyio.run(run)
+        served(lazy, body)
     finally:
         lazy.close()

@@ -12,10 +12,12 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult, TextContent
+from mcp_client import ok as _ok
+from mcp_client import served
+from mcp_client import text as _text
 
 from brainsync.config import Settings
-from brainsync.interfaces.mcp import LazyBrain, build_server
+from brainsync.interfaces.mcp import LazyBrain
 from brainsync.interfaces.mcp_views import tool_words
 
 DEADLINE = 90.0
@@ -35,17 +37,6 @@ def lazy(tmp_path: Path) -> Iterator[LazyBrain]:
     opened = LazyBrain(settings)
     yield opened
     opened.close()
-
-
-def _text(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-async def _ok(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, _text(result)
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def _finished(client: Client, job_id: str) -> dict[str, Any]:
@@ -76,14 +67,10 @@ def test_cancelling_jobs_writes_no_traceback_to_the_server_log(lazy: LazyBrain) 
         await _ok(client, "cancel_job", job_id=first)
         assert (await _finished(client, first))["state"] == "cancelled"
 
-    async def run() -> None:
-        async with Client(build_server(lazy), mode="legacy") as client:
-            await body(client)
-
     stderr = _Collect()
     logging.getLogger().addHandler(stderr)
     try:
-        anyio.run(run)
+        served(lazy, body)
     finally:
         logging.getLogger().removeHandler(stderr)
     # the job engine's records go to its log file, never to the root logger's handlers
@@ -114,11 +101,7 @@ def test_delete_twice_and_unknown_arguments(lazy: LazyBrain) -> None:
         two = await client.call_tool("get_entity", {"type": "note", "id": "x", "a": 1, "b": 2})
         assert two.is_error and "get_entity: a, b." in _text(two)
 
-    async def run() -> None:
-        async with Client(build_server(lazy), mode="legacy") as client:
-            await body(client)
-
-    anyio.run(run)
+    served(lazy, body)
 
 
 def test_tool_texts_name_tools_not_commands(lazy: LazyBrain) -> None:
@@ -132,11 +115,7 @@ def test_tool_texts_name_tools_not_commands(lazy: LazyBrain) -> None:
         status = await _ok(client, "brain_status", pending=False)
         assert "brainsync job" not in str(status) and "brainsync status" not in str(status)
 
-    async def run() -> None:
-        async with Client(build_server(lazy), mode="legacy") as client:
-            await body(client)
-
-    anyio.run(run)
+    served(lazy, body)
     said = tool_words(
         {
             "resolve": "brainsync sync deletes the entity; brainsync export --restore writes "

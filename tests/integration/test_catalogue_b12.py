@@ -14,13 +14,13 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from disk import grep_tree, resize_disk, small_disk, temp_files
 
 from brainsync.errors import DiskFullError
+from cli_runner import brainsync
 
 MARKER = "Zq7PRIVATEmarkerXk2"
 #: A run that hangs fails the test long before pytest's own timeout.
@@ -29,16 +29,7 @@ RUN_TIMEOUT = 90
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``brainsync ARGS`` in a subprocess, without the test run's BRAINSYNC_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "brainsync", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    return brainsync(cwd, *args, timeout=RUN_TIMEOUT)
 
 
 def write_notes(folder: Path, count: int, size: int) -> None:
@@ -95,6 +86,13 @@ def test_state_folder_full_during_sync(tmp_path: Path) -> None:
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+def store_url(backend: str, home: Path, request: pytest.FixtureRequest) -> str:
+    """The test's PostgreSQL database, or a SQLite file in the state folder ``home``."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{home / 'brain.sqlite'}"
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_synced_folder_full_during_export(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
@@ -102,11 +100,7 @@ def test_synced_folder_full_during_export(
     source = tmp_path / "source"
     write_notes(source, 100, 3000)
     home = tmp_path / "state"
-    db = (
-        request.getfixturevalue("pg_url")
-        if backend == "postgresql"
-        else f"sqlite:///{home / 'brain.sqlite'}"
-    )
+    db = store_url(backend, home, request)
     store = ("--db", db, "--home", str(home))
     assert cli(tmp_path, "--dir", str(source), *store, "import").returncode == 0
     with small_disk(tmp_path / "disk", "200k") as mount:
@@ -161,11 +155,7 @@ def test_store_error_and_bad_input_leak_no_note(
     post.parent.mkdir()
     post.write_text(f"---\ntitle: T\nstatus: {MARKER}\n---\n{MARKER}\n", encoding="utf-8")
     home = tmp_path / "state"
-    db = (
-        request.getfixturevalue("pg_url")
-        if backend == "postgresql"
-        else f"sqlite:///{home / 'brain.sqlite'}"
-    )
+    db = store_url(backend, home, request)
     args = ("--dir", str(folder), "--db", db, "--home", str(home))
     seed = tmp_path / "seed.md"
     seed.write_text("seed\n", encoding="utf-8")

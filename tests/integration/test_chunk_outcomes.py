@@ -14,19 +14,24 @@ from brainsync.store import ChangeSet, EntityChange
 from brainsync.sync import work
 
 
-def test_a_failed_write_is_an_error_not_a_creation(
-    brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _b_fails_to_write(brain: Brain, monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    """Notes a and b in the store; writing b.md raises ``error`` (until ``undo``)."""
     for name in ("a", "b"):
         brain.put_entity("note", name, metadata={"title": name}, content=f"{name}\n")
     real_write = work.atomic_write
 
     def failing(guard: Any, rel: str, *args: Any, **kwargs: Any) -> Any:
         if rel == "b.md":
-            raise OSError(errno.EIO, "Input/output error")
+            raise error
         return real_write(guard, rel, *args, **kwargs)
 
     monkeypatch.setattr(work, "atomic_write", failing)
+
+
+def test_a_failed_write_is_an_error_not_a_creation(
+    brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _b_fails_to_write(brain, monkeypatch, OSError(errno.EIO, "Input/output error"))
     report = brain.export()
     assert report.created == 1 and report.processed == 2
     assert [(e.path, e.error) for e in report.errors] == [("b.md", "[Errno 5] Input/output error")]
@@ -39,16 +44,7 @@ def test_a_full_disk_stops_the_run_after_committing_what_was_written(
     brain: Brain, disk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """B12: not a per-item error: the run fails, naming the folder; a.md's record is kept."""
-    for name in ("a", "b"):
-        brain.put_entity("note", name, metadata={"title": name}, content=f"{name}\n")
-    real_write = work.atomic_write
-
-    def full_disk(guard: Any, rel: str, *args: Any, **kwargs: Any) -> Any:
-        if rel == "b.md":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(guard, rel, *args, **kwargs)
-
-    monkeypatch.setattr(work, "atomic_write", full_disk)
+    _b_fails_to_write(brain, monkeypatch, OSError(errno.ENOSPC, "No space left on device"))
     with pytest.raises(DiskFullError, match="synced folder") as raised:
         brain.export()
     assert str(disk.root) in str(raised.value) and "1 file(s)" in str(raised.value)

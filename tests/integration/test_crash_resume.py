@@ -126,7 +126,11 @@ def _tree(root: Path) -> dict[str, tuple[bytes, int] | None]:
     return found
 
 
-def _rows(brain: Brain) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, int, str, str]]]:
+#: Entities and sync records, as :func:`_rows` reads them back.
+Rows = tuple[list[tuple[str, str, str]], list[tuple[str, str, int, str, str]]]
+
+
+def _rows(brain: Brain) -> Rows:
     entities = [
         (str(e.key), e.content_hash, e.document) for e in brain.store.list_entities(limit=10 * N)
     ]
@@ -154,10 +158,13 @@ def _kill_and_resume(
     return first.pid
 
 
-@pytest.mark.slow
-def test_k1_export_killed_mid_way_resumes_to_the_same_tree(
-    tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
-) -> None:
+def _exported(
+    tmp_path: Path, store_url: str
+) -> tuple[Settings, Settings, dict[str, tuple[bytes, int] | None], Rows]:
+    """The entities stored twice; ``reference`` exported uninterrupted, ``crash`` not yet.
+
+    Returns both settings, and the tree and rows the uninterrupted export left.
+    """
     reference = _settings(tmp_path, "reference", store_url, None)
     crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
     for settings in (reference, crash):
@@ -167,6 +174,33 @@ def test_k1_export_killed_mid_way_resumes_to_the_same_tree(
     with Brain(reference) as brain:
         assert brain.export().created == N
         expected_tree, expected_rows = _tree(reference.root), _rows(brain)
+    return reference, crash, expected_tree, expected_rows
+
+
+def _imported(tmp_path: Path, store_url: str) -> tuple[Settings, Settings, Rows]:
+    """One exported folder copied twice; ``reference`` imported uninterrupted, ``crash``
+    not yet. Returns both settings and the rows the uninterrupted import left."""
+    source = _settings(tmp_path, "source", store_url, None)
+    source.directory.mkdir(parents=True)
+    with Brain(source) as brain:
+        brain.store.apply(ChangeSet(upserts=_entities()))
+        brain.export()
+    reference = _settings(tmp_path, "reference", store_url, None)
+    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
+    for settings in (reference, crash):
+        settings.root.parent.mkdir(parents=True)
+        subprocess.run(["cp", "-a", str(source.root), str(settings.root)], check=True)
+    with Brain(reference) as brain:
+        assert brain.import_().created == N
+        expected_rows = _rows(brain)
+    return reference, crash, expected_rows
+
+
+@pytest.mark.slow
+def test_k1_export_killed_mid_way_resumes_to_the_same_tree(
+    tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    _, crash, expected_tree, expected_rows = _exported(tmp_path, store_url)
 
     with Brain(crash) as brain:
         job_id = brain.start("export", worker=False)
@@ -190,19 +224,7 @@ def test_k1_export_killed_mid_way_resumes_to_the_same_tree(
 def test_k1_import_killed_mid_way_resumes_to_the_same_rows(
     tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
 ) -> None:
-    source = _settings(tmp_path, "source", store_url, None)
-    source.directory.mkdir(parents=True)
-    with Brain(source) as brain:
-        brain.store.apply(ChangeSet(upserts=_entities()))
-        brain.export()
-    reference = _settings(tmp_path, "reference", store_url, None)
-    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
-    for settings in (reference, crash):
-        settings.root.parent.mkdir(parents=True)
-        subprocess.run(["cp", "-a", str(source.root), str(settings.root)], check=True)
-    with Brain(reference) as brain:
-        assert brain.import_().created == N
-        expected_rows = _rows(brain)
+    reference, crash, expected_rows = _imported(tmp_path, store_url)
     before = _tree(crash.root)
     assert before == _tree(reference.root)
 
@@ -244,6 +266,16 @@ def _paused_worker(
     return proc
 
 
+def _kill_in_the_third_chunk(brain: Brain, job_id: str, paused: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the worker ``paused`` inside the third chunk: the job stays running, with
+    the first two chunks done."""
+    paused.send_signal(signal.SIGKILL)
+    paused.wait(timeout=30)
+    interrupted = brain.jobs(worker=False).status(job_id)
+    assert interrupted.state is JobState.RUNNING
+    assert interrupted.progress.current == 2 * CHUNK
+
+
 def _torn(root: Path, expected: dict[str, tuple[bytes, int] | None]) -> list[str]:
     """Files (not our temp files) whose bytes are not what the uninterrupted run wrote."""
     return [
@@ -259,26 +291,14 @@ def _torn(root: Path, expected: dict[str, tuple[bytes, int] | None]) -> list[str
 def test_k1_export_killed_inside_a_file_write_leaves_no_torn_file(
     tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
 ) -> None:
-    reference = _settings(tmp_path, "reference", store_url, None)
-    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
-    for settings in (reference, crash):
-        settings.directory.mkdir(parents=True)
-        with Brain(settings) as brain:
-            brain.store.apply(ChangeSet(upserts=_entities()))
-    with Brain(reference) as brain:
-        assert brain.export().created == N
-        expected_tree, expected_rows = _tree(reference.root), _rows(brain)
+    _, crash, expected_tree, expected_rows = _exported(tmp_path, store_url)
 
     with Brain(crash) as brain:
         job_id = brain.start("export", worker=False)
         mark = tmp_path / "paused-in-write"
         # half-way through the third chunk's writes, in the middle of one file
         paused = _paused_worker(crash, 2 * CHUNK + CHUNK // 2, mark, workers)
-        paused.send_signal(signal.SIGKILL)
-        paused.wait(timeout=30)
-        interrupted = brain.jobs(worker=False).status(job_id)
-        assert interrupted.state is JobState.RUNNING
-        assert interrupted.progress.current == 2 * CHUNK  # killed inside the third chunk
+        _kill_in_the_third_chunk(brain, job_id, paused)
         written = [rel for rel in _tree(crash.root) if rel.endswith(".md")]
         assert 2 * CHUNK < len(written) < 3 * CHUNK
         # the half-written bytes are in a temp file: no file under its own name is torn
@@ -301,29 +321,13 @@ def test_k1_export_killed_inside_a_file_write_leaves_no_torn_file(
 def test_k1_import_killed_inside_a_chunk_transaction_commits_none_of_it(
     tmp_path: Path, store_url: str, workers: list[subprocess.Popen[bytes]]
 ) -> None:
-    source = _settings(tmp_path, "source", store_url, None)
-    source.directory.mkdir(parents=True)
-    with Brain(source) as brain:
-        brain.store.apply(ChangeSet(upserts=_entities()))
-        brain.export()
-    reference = _settings(tmp_path, "reference", store_url, None)
-    crash = _settings(tmp_path, "crash", store_url, _jobs_url(store_url))
-    for settings in (reference, crash):
-        settings.root.parent.mkdir(parents=True)
-        subprocess.run(["cp", "-a", str(source.root), str(settings.root)], check=True)
-    with Brain(reference) as brain:
-        assert brain.import_().created == N
-        expected_rows = _rows(brain)
+    _, crash, expected_rows = _imported(tmp_path, store_url)
 
     with Brain(crash) as brain:
         job_id = brain.start("import", worker=False)
         mark = tmp_path / "paused-in-transaction"
         paused = _paused_worker(crash, 3, mark, workers, "commit")  # the third chunk
-        paused.send_signal(signal.SIGKILL)
-        paused.wait(timeout=30)
-        interrupted = brain.jobs(worker=False).status(job_id)
-        assert interrupted.state is JobState.RUNNING
-        assert interrupted.progress.current == 2 * CHUNK
+        _kill_in_the_third_chunk(brain, job_id, paused)
         # the third chunk's rows were written, never committed: none of them is there
         assert brain.store.count() == 2 * CHUNK
 

@@ -7,10 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["SAMPLE", "brainsync"]
+__all__ = ["SAMPLE", "brainsync", "user_env"]
 
 #: The sample notes shipped with the project.
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-brain"
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-brain"
+
+
+def user_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its ``BRAINSYNC_*`` variables, then ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
+    full_env.update(env or {})
+    return full_env
 
 
 def brainsync(
@@ -25,8 +32,6 @@ def brainsync(
 
     ``BRAINSYNC_*`` variables of the test run are dropped so that only ``env`` counts.
     """
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINSYNC_")}
-    full_env.update(env or {})
     runner = ["-c", code] if code else ["-m", "brainsync"]
     return subprocess.run(
         [sys.executable, *runner, *args],
@@ -34,7 +39,7 @@ def brainsync(
         input=stdin,
         capture_output=True,
         text=True,
-        env=full_env,
+        env=user_env(env),
         timeout=timeout,
         check=False,
     )
