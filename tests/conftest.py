@@ -79,9 +79,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty store on each backend (the SQLite file's folder is not made)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store' / 'brain.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    _empty_store_tables(url)
+    url: str = request.getfixturevalue("empty_pg_url")
     return url
+
+
+@pytest.fixture
+def empty_pg_url(pg_url: str) -> str:
+    """The test process's PostgreSQL database with the store's tables emptied for this test
+    (the database is shared by the tests of one process: what others left must not count)."""
+    _empty_store_tables(pg_url)
+    return pg_url
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 def store_url(backend: str, home: Path, request: pytest.FixtureRequest) -> str:
     """The test's PostgreSQL database, or a SQLite file in the state folder ``home``."""
     if backend == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
+        return str(request.getfixturevalue("empty_pg_url"))
     return f"sqlite:///{home / 'brain.sqlite'}"
 
 
@@ -201,7 +201,7 @@ def test_a_state_folder_full_from_the_start_is_named(
                     os.write(fd, b"x" * 4096)
         finally:
             os.close(fd)
-        db = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+        db = request.getfixturevalue("empty_pg_url") if backend == "postgresql" else None
         store = ("--db", db) if db else ()
         args = ("--dir", str(folder), "--home", str(home), *store)
         assert_named_once(cli(tmp_path, *args, "sync"), "state folder", home)
