@@ -10,7 +10,6 @@ after it commits.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from brainsync.sync.work import (
     RunOptions,
     Write,
     expect,
+    file_age,
     make_record,
     mid_write,
     report_of,
@@ -399,10 +399,8 @@ def _invalid(item: Item, options: RunOptions, exc: InvalidInputError) -> Skip | 
     """An item that is no valid note: an error, unless its file changed just now in a run
     that takes that as mid-write (a watcher's: it looks again once the file is quiet)."""
     snapshot = item.snapshot
-    if snapshot is not None and options.mid_write_seconds > 0:
-        age = time.time() - snapshot.mtime_ns / 1e9
-        if 0 <= age < options.mid_write_seconds:
-            return Skip(item.path, "not a valid note yet, changed just now; probably mid-write")
+    if snapshot is not None and 0 <= file_age(snapshot) < options.mid_write_seconds:
+        return Skip(item.path, "not a valid note yet, changed just now; probably mid-write")
     return ItemError(item.path, str(exc))
 
 

@@ -6,12 +6,12 @@ live in :mod:`brainsync.sync.folders`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from brainsync.errors import InvalidInputError, NotFoundError, RootUnavailableError
 from brainsync.store import FolderRecord, Store
 from brainsync.sync.folders import FolderPlace, Folders, Joined
+from brainsync.sync.scan import check_root as check_scan_root
 
 __all__ = ["FolderRuns", "check_root", "missing_root"]
 
@@ -101,10 +101,7 @@ def check_root(root: Path, kind: str, store_url: str) -> None:
     folder is asked later, by :meth:`FolderRuns.for_run`)."""
     from brainsync.placement import store_exists  # placement imports the folder registry
 
-    if root.is_dir():
-        if not os.access(root, os.R_OK | os.X_OK):
-            raise RootUnavailableError(f"cannot read the sync directory {root}")
-    elif root.exists():
-        raise RootUnavailableError(f"sync directory {root} is not a folder")
+    if root.exists():
+        check_scan_root(root)  # not a folder, or unreadable: the scan's own refusal
     elif kind != "export" and not store_exists(store_url):
         raise missing_root(root)

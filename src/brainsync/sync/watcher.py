@@ -39,6 +39,9 @@ from brainsync.sync.watch_signal import StoreWatch
 from brainsync.sync.watch_state import StateFile, WatchMode, WatchState
 from brainsync.sync.watch_writes import Settling
 
+# a file changed this recently that is no note yet is looked at again (one rule for runs)
+from brainsync.sync.work import SETTLE_SECONDS
+
 if TYPE_CHECKING:
     from brainsync.jobs import Job
 
@@ -46,8 +49,6 @@ __all__ = ["Watcher"]
 
 log = logging.getLogger(__name__)
 
-#: A file changed this recently that could not be read as a note is looked at again.
-SETTLE_SECONDS = 2.0
 #: Paths the watcher remembers one by one; past this a burst becomes one rescan.
 QUEUE_LIMIT = 20_000
 OVERFLOW = "more than {} paths changed at once; rescanning the whole folder"

@@ -192,13 +192,9 @@ def current_stat(item: Item) -> os.stat_result | None:
     return None if target is None else _lstat(target)
 
 
-def changed_since_read(item: Item) -> bool:
-    """Whether the file differs from what the chunk read (a stat, then bytes if needed)."""
-    return changed_since(item, current_stat(item))
-
-
 def changed_since(item: Item, info: os.stat_result | None) -> bool:
-    """:func:`changed_since_read`, given the file's :func:`current_stat`."""
+    """Whether the file, whose :func:`current_stat` is ``info``, differs from what the chunk
+    read (the stat first, then the bytes if needed)."""
     seen = item.snapshot
     if info is None or seen is None:
         return info is not None or seen is not None
@@ -230,6 +226,11 @@ def void_stale(stale: set[EntityKey], items: Iterable[Item]) -> None:
 SETTLE_SECONDS = 2.0
 
 
+def file_age(snapshot: FileSnapshot) -> float:
+    """Seconds since the file's last change as read (negative for an mtime ahead)."""
+    return time.time() - snapshot.mtime_ns / 1e9
+
+
 def mid_write(item: Item, text: str) -> bool:
     """Whether the item's file is empty, blank or a lone ``---`` and still young; if so
     the item says so (a skip that the watcher and the next run look at again).
@@ -240,8 +241,7 @@ def mid_write(item: Item, text: str) -> bool:
     if not is_probably_incomplete(text):
         return False
     assert item.snapshot is not None
-    age = time.time() - item.snapshot.mtime_ns / 1e9
-    if abs(age) < SETTLE_SECONDS:
+    if abs(file_age(item.snapshot)) < SETTLE_SECONDS:
         item.entries.append(Skip(item.path, "empty or incomplete; probably mid-write"))
         return True
     if text.removeprefix("\ufeff").strip() == "---":
